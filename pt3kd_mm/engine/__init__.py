@@ -1,0 +1,3 @@
+from .ddp import DeviceAgnosticDDP
+
+__all__ = ['DeviceAgnosticDDP']

@@ -1,0 +1,3 @@
+from .point_patch_transformer import PointPatchTransformer
+
+__all__ = ['PointPatchTransformer']

@@ -1,0 +1,3 @@
+from .point_cloud_preprocessor import PointCloudPreprocessor
+
+__all__ = ['PointCloudPreprocessor']

@@ -1,0 +1,3 @@
+from .point_reconstruction_head import PointReconstructionHead
+
+__all__ = ['PointReconstructionHead']

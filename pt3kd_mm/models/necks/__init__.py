@@ -1,0 +1,3 @@
+from .point_mae_decoder import PointMAEDecoder
+
+__all__ = ['PointMAEDecoder']

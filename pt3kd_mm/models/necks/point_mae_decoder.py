@@ -1,0 +1,68 @@
+"""Point-MAE decoder: visible tokens + shared mask tokens, full position embeddings."""
+from typing import Optional, Union
+
+import torch
+from mmengine.model import BaseModule
+from mmengine.model.weight_init import trunc_normal_
+from torch import Tensor, nn
+
+from mmdet3d.registry import MODELS
+
+from ..layers.patch_embed import center_pos_embed
+from ..layers.transformer import PosAddedTransformer
+
+
+@MODELS.register_module()
+class PointMAEDecoder(BaseModule):
+    """Decodes masked groups from the visible tokens.
+
+    Args:
+        embed_dims: token width C.
+        depth: decoder blocks (Point-MAE 4, ACT 2).
+        num_heads: attention heads.
+        mlp_ratio: MLP hidden width / C.
+        drop_path_rate: stochastic depth, linear over the blocks.
+    """
+
+    def __init__(self,
+                 embed_dims: int = 384,
+                 depth: int = 4,
+                 num_heads: int = 6,
+                 mlp_ratio: float = 4.0,
+                 drop_path_rate: float = 0.1,
+                 init_cfg: Optional[Union[dict, list]] = None) -> None:
+        super().__init__(init_cfg=init_cfg)
+        self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
+        self.pos_embed = center_pos_embed(embed_dims)
+        self.transformer = PosAddedTransformer(
+            embed_dims, depth, num_heads, mlp_ratio, qkv_bias=False,
+            drop_path_rate=drop_path_rate)
+        self.norm = nn.LayerNorm(embed_dims)
+
+    def init_weights(self) -> None:
+        super().init_weights()
+        for m in self.modules():
+            if isinstance(m, nn.Linear):
+                trunc_normal_(m.weight, std=0.02)
+                if m.bias is not None:
+                    nn.init.zeros_(m.bias)
+        trunc_normal_(self.mask_token, std=0.02)
+
+    def forward(self, visible_tokens: Tensor, centers: Tensor, mask: Tensor) -> Tensor:
+        """Decode.
+
+        Args:
+            visible_tokens: (B, G_vis, C) encoder output of the visible groups (no CLS).
+            centers: (B, G, 3) all group centres.
+            mask: (B, G) bool, True = masked, the same count per cloud.
+
+        Returns:
+            (B, G_mask, C) normed tokens of the masked groups, in the order of ``mask``.
+        """
+        batch, _, dims = visible_tokens.shape
+        pos_vis = self.pos_embed(centers[~mask].reshape(batch, -1, 3))
+        pos_mask = self.pos_embed(centers[mask].reshape(batch, -1, 3))
+        num_mask = pos_mask.shape[1]
+        x = torch.cat([visible_tokens, self.mask_token.expand(batch, num_mask, dims)], dim=1)
+        x, _ = self.transformer(x, torch.cat([pos_vis, pos_mask], dim=1))
+        return self.norm(x[:, -num_mask:])

@@ -1,0 +1,3 @@
+from .point_mae import PointMAE
+
+__all__ = ['PointMAE']

@@ -1,0 +1,67 @@
+"""Point-MAE: masked point modelling with a Chamfer reconstruction target."""
+from typing import Dict, List, Optional
+
+import torch
+from mmpretrain.models.selfsup import BaseSelfSupervisor
+from torch import Tensor
+
+from mmdet3d.registry import MODELS
+
+from ..utils.masking import block_group_mask, random_group_mask
+
+
+@MODELS.register_module()
+class PointMAE(BaseSelfSupervisor):
+    """Point-MAE pre-training.
+
+    ``loss()`` reads: group -> mask -> encoder on visible groups -> decoder (neck) -> head.loss.
+
+    Args:
+        backbone: a ``PointPatchTransformer`` config.
+        neck: a ``PointMAEDecoder`` config.
+        head: a ``PointReconstructionHead`` config.
+        mask_ratio: fraction of groups hidden per cloud.
+        mask_type: 'rand' (uniform) or 'block' (the groups nearest to a random centre).
+        data_preprocessor: defaults to ``PointCloudPreprocessor``.
+    """
+
+    def __init__(self,
+                 backbone: dict,
+                 neck: dict,
+                 head: dict,
+                 mask_ratio: float = 0.6,
+                 mask_type: str = 'rand',
+                 data_preprocessor: Optional[dict] = None,
+                 init_cfg: Optional[dict] = None) -> None:
+        if mask_type not in ('rand', 'block'):
+            raise ValueError(f"mask_type must be 'rand' or 'block', got {mask_type!r}")
+        super().__init__(
+            backbone=backbone,
+            neck=neck,
+            head=head,
+            data_preprocessor=data_preprocessor or dict(type='PointCloudPreprocessor'),
+            init_cfg=init_cfg)
+        self.mask_ratio = mask_ratio
+        self.mask_type = mask_type
+
+    def generate_mask(self, centers: Tensor) -> Tensor:
+        """centers (B, G, 3) -> mask (B, G) bool, True = masked."""
+        if self.mask_type == 'block':
+            return block_group_mask(centers, self.mask_ratio)
+        return random_group_mask(centers.shape[0], centers.shape[1], self.mask_ratio,
+                                 device=centers.device)
+
+    def extract_feat(self, inputs: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        """Encoder features of whole clouds (``mode='tensor'``)."""
+        return self.backbone(inputs['points'])
+
+    def loss(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
+             **kwargs) -> Dict[str, Tensor]:
+        neighborhood, centers, _, _ = self.backbone.group(inputs['points'])
+        mask = self.generate_mask(centers)
+        visible_tokens = self.backbone.forward_visible(neighborhood, centers, mask)
+        if self.backbone.with_cls_token:
+            visible_tokens = visible_tokens[:, 1:]
+        masked_tokens = self.neck(visible_tokens, centers, mask)
+        target = neighborhood[mask].reshape(mask.shape[0], -1, *neighborhood.shape[2:])
+        return dict(loss=self.head.loss(masked_tokens, target))
