@@ -6,6 +6,6 @@ from .version import __version__
 
 register_checkpoint_loader()
 
-from . import datasets, engine, models  # noqa: E402,F401
+from . import datasets, engine, evaluation, models  # noqa: E402,F401
 
 __all__ = ['__version__']

@@ -3,9 +3,13 @@
 
 mmengine 0.10.7 calls ``torch.load(filename)`` for local files, which then refuses the objects
 mmengine itself writes into every checkpoint (the message hub's ``HistoryBuffer``, numpy arrays
-and scalars in logs). Instead of turning the safe loader off, the local loader is replaced by
-one that keeps ``weights_only=True`` and allows exactly those mmengine / numpy types. Any other
-pickled object is still refused, with an error naming the file.
+and scalars in logs). Instead of turning the safe loader off:
+
+* the local loader is replaced by one that keeps ``weights_only=True`` and allows exactly those
+  mmengine / numpy types; any other pickled object is refused with an error naming the file;
+* ``HistoryBuffer`` no longer pickles its class-level table of statistics functions (pickled as
+  ``getattr(HistoryBuffer, 'min')``, which a safe unpickler must refuse); ``__setstate__``
+  re-creates that table on load, so nothing is lost.
 """
 import os.path as osp
 from typing import Any
@@ -43,6 +47,14 @@ def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
             f"mmengine's HistoryBuffer. Re-save only its state_dict with torch.save.") from err
 
 
+def _history_buffer_getstate(self) -> dict:
+    state = dict(self.__dict__)
+    state.pop('statistics_methods', None)
+    return state
+
+
 def register_checkpoint_loader() -> None:
-    """Make ``load_local_checkpoint`` mmengine's loader for local paths (idempotent)."""
+    """Make ``load_local_checkpoint`` mmengine's loader for local paths and make the message
+    hub's buffers safe to unpickle (idempotent)."""
     CheckpointLoader.register_scheme(prefixes='', loader=load_local_checkpoint, force=True)
+    HistoryBuffer.__getstate__ = _history_buffer_getstate

@@ -26,8 +26,7 @@ _BACKENDS = ('auto', 'torch', 'numba', 'mmcv')
 # --------------------------------------------------------------------------------------------
 # numba kernels (CPU)
 # --------------------------------------------------------------------------------------------
-@numba.njit(parallel=True, fastmath=False, cache=True)
-def _fps_numba(xyz: np.ndarray, num_samples: int) -> np.ndarray:  # pragma: no cover - jitted
+def _fps_kernel(xyz: np.ndarray, num_samples: int) -> np.ndarray:  # pragma: no cover - jitted
     batch, num_points = xyz.shape[0], xyz.shape[1]
     out = np.empty((batch, num_samples), dtype=np.int64)
     for b in numba.prange(batch):
@@ -53,8 +52,7 @@ def _fps_numba(xyz: np.ndarray, num_samples: int) -> np.ndarray:  # pragma: no c
     return out
 
 
-@numba.njit(parallel=True, fastmath=False, cache=True)
-def _knn_numba(xyz: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover
+def _knn_kernel(xyz: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover
     batch, num_points, num_query = xyz.shape[0], xyz.shape[1], query.shape[1]
     out = np.empty((batch, num_query, k), dtype=np.int64)
     for job in numba.prange(batch * num_query):
@@ -81,6 +79,28 @@ def _knn_numba(xyz: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:  # pra
         for j in range(k):
             out[b, q, j] = best_i[j]
     return out
+
+
+# Each kernel is compiled twice: parallel over clouds / queries for the training process, and
+# serial for data-loader workers, where a thread pool started after fork() can deadlock
+# (OpenMP is not fork-safe and the parent process has already used it through PyTorch).
+_fps_parallel = numba.njit(parallel=True, cache=True)(_fps_kernel)
+_fps_serial = numba.njit(cache=True)(_fps_kernel)
+_knn_parallel = numba.njit(parallel=True, cache=True)(_knn_kernel)
+_knn_serial = numba.njit(cache=True)(_knn_kernel)
+
+
+def _in_worker() -> bool:
+    return torch.utils.data.get_worker_info() is not None
+
+
+def _fps_numba(xyz: np.ndarray, num_samples: int) -> np.ndarray:
+    serial = _in_worker() or xyz.shape[0] == 1
+    return (_fps_serial if serial else _fps_parallel)(xyz, num_samples)
+
+
+def _knn_numba(xyz: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:
+    return (_knn_serial if _in_worker() else _knn_parallel)(xyz, query, k)
 
 
 # --------------------------------------------------------------------------------------------

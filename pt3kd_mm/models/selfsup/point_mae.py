@@ -6,7 +6,9 @@ from mmpretrain.models.selfsup import BaseSelfSupervisor
 from torch import Tensor
 
 from mmdet3d.registry import MODELS
+from mmdet3d.structures import Det3DDataSample
 
+from ..layers.point_ops import nearest_neighbor_sq_dist
 from ..utils.masking import block_group_mask, random_group_mask
 
 
@@ -51,6 +53,14 @@ class PointMAE(BaseSelfSupervisor):
         return random_group_mask(centers.shape[0], centers.shape[1], self.mask_ratio,
                                  device=centers.device)
 
+    def forward(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
+                mode: str = 'tensor'):
+        """'tensor': encoder features; 'loss': loss dict; 'predict': samples with their
+        masked reconstruction error."""
+        if mode == 'predict':
+            return self.predict(inputs, data_samples)
+        return super().forward(inputs, data_samples, mode)
+
     def extract_feat(self, inputs: Dict[str, Tensor]) -> Dict[str, Tensor]:
         """Encoder features of whole clouds (``mode='tensor'``)."""
         return self.backbone(inputs['points'])
@@ -65,3 +75,28 @@ class PointMAE(BaseSelfSupervisor):
         masked_tokens = self.neck(visible_tokens, centers, mask)
         target = neighborhood[mask].reshape(mask.shape[0], -1, *neighborhood.shape[2:])
         return dict(loss=self.head.loss(masked_tokens, target))
+
+    @torch.no_grad()
+    def predict(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
+                **kwargs) -> List:
+        """Reconstruct the masked groups and attach each cloud's masked CD-L2 (and CD-L1) to
+        its data sample as ``chamfer_l2`` / ``chamfer_l1`` (metainfo), for
+        ``MaskedReconstructionMetric``. Masks come from the global RNG (seeded by the runner)."""
+        neighborhood, centers, _, _ = self.backbone.group(inputs['points'])
+        mask = self.generate_mask(centers)
+        visible_tokens = self.backbone.forward_visible(neighborhood, centers, mask)
+        if self.backbone.with_cls_token:
+            visible_tokens = visible_tokens[:, 1:]
+        pred = self.head.predict(self.neck(visible_tokens, centers, mask))  # (B, M, K, 3)
+        batch, k = pred.shape[0], pred.shape[2]
+        target = neighborhood[mask].reshape(batch * pred.shape[1], -1, 3)
+        pred = pred.reshape(-1, k, 3)
+        d1 = nearest_neighbor_sq_dist(pred, target).reshape(batch, -1)
+        d2 = nearest_neighbor_sq_dist(target, pred).reshape(batch, -1)
+        cd_l2 = d1.mean(1) + d2.mean(1)
+        cd_l1 = (d1.sqrt().mean(1) + d2.sqrt().mean(1)) / 2
+        if data_samples is None:
+            data_samples = [Det3DDataSample() for _ in range(batch)]
+        for sample, l2, l1 in zip(data_samples, cd_l2.tolist(), cd_l1.tolist()):
+            sample.set_metainfo(dict(chamfer_l2=l2, chamfer_l1=l1))
+        return data_samples
