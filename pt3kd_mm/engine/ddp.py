@@ -1,7 +1,7 @@
 """DDP wrapper that also works for CPU processes (gloo)."""
 from mmengine.model import MMDistributedDataParallel
-
-from mmdet3d.registry import MODEL_WRAPPERS
+# mmengine's runner looks wrappers up in the root registry, not under the default scope
+from mmengine.registry import MODEL_WRAPPERS
 
 
 @MODEL_WRAPPERS.register_module()

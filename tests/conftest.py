@@ -1,0 +1,21 @@
+import os.path as osp
+import sys
+
+import pytest
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+sys.path.insert(0, osp.join(REPO, 'tools'))
+
+import pt3kd_mm  # noqa: E402,F401  (registers modules)
+from mmengine.registry import init_default_scope  # noqa: E402
+
+init_default_scope('mmdet3d')
+
+
+@pytest.fixture(scope='session')
+def demo_root(tmp_path_factory):
+    """A small demo dataset in the ShapeNet-55 layout (6 classes, 3 train + 1 test each)."""
+    from create_demo_data import create_demo_data
+    root = str(tmp_path_factory.mktemp('demo_shapenet'))
+    create_demo_data(root, train_per_class=3, test_per_class=1, num_points=512, seed=0)
+    return root

@@ -1,0 +1,96 @@
+import pytest
+import torch
+
+from mmdet3d.registry import MODELS
+
+TINY = dict(type='PointPatchTransformer', embed_dims=32, depth=3, num_heads=2, num_groups=16,
+            group_size=8)
+
+
+def build(**kw):
+    model = MODELS.build(dict(TINY, **kw))
+    model.init_weights()
+    return model.eval()
+
+
+@pytest.mark.parametrize('with_cls', [False, True])
+def test_shapes(with_cls):
+    model = build(with_cls_token=with_cls, out_indices=(0, -1))
+    out = model(torch.rand(2, 200, 3))
+    assert out['tokens'].shape == (2, 16, 32)
+    assert out['centers'].shape == (2, 16, 3)
+    assert out['group_indices'].shape == (2, 16, 8)
+    assert out['center_indices'].shape == (2, 16)
+    assert [t.shape for t in out['multi_level_tokens']] == [(2, 16, 32)] * 2
+    torch.testing.assert_close(out['multi_level_tokens'][-1], out['tokens'])
+    assert ('cls_token' in out) == with_cls
+    if with_cls:
+        assert out['cls_token'].shape == (2, 32)
+        assert model.cls_token.shape == (1, 1, 32)
+
+
+def test_extra_channels_are_ignored():
+    model = build()
+    pts = torch.rand(1, 100, 6)
+    a = model(pts)['tokens']
+    pts[..., 3:] = 7.0
+    torch.testing.assert_close(model(pts)['tokens'], a)
+
+
+def test_position_added_before_every_block():
+    model = build(depth=2)
+    seen = []
+    for blk in model.transformer.blocks:
+        blk.register_forward_pre_hook(lambda m, args: seen.append(args[0].clone()))
+    pts = torch.rand(1, 100, 3)
+    neigh, centers, _, _ = model.group(pts)
+    tokens = model.patch_embed(neigh)
+    pos = model.pos_embed(centers)
+    model.encode(tokens, centers)
+    torch.testing.assert_close(seen[0], tokens + pos)
+    after_first = model.transformer.blocks[0](tokens + pos)
+    torch.testing.assert_close(seen[1], after_first + pos)
+
+
+def test_forward_visible_only_embeds_visible_groups():
+    model = build(with_cls_token=True)
+    neigh, centers, _, _ = model.group(torch.rand(2, 100, 3))
+    mask = torch.zeros(2, 16, dtype=torch.bool)
+    mask[:, :10] = True
+    calls = []
+    model.patch_embed.register_forward_hook(lambda m, a, o: calls.append(a[0].shape))
+    out = model.forward_visible(neigh, centers, mask)
+    assert calls == [(2, 6, 8, 3)]
+    assert out.shape == (2, 7, 32)
+
+
+def test_drop_path_rises_linearly():
+    model = MODELS.build(dict(TINY, depth=3, drop_path_rate=0.1))
+    rates = [blk.ffn.dropout_layer.drop_prob if hasattr(blk.ffn.dropout_layer, 'drop_prob')
+             else 0.0 for blk in model.transformer.blocks]
+    assert rates == pytest.approx([0.0, 0.05, 0.1])
+
+
+def test_too_few_points_error():
+    with pytest.raises(ValueError, match='a cloud of 10 points cannot form 16 groups'):
+        build()(torch.rand(1, 10, 3))
+
+
+def test_nan_error_names_cloud():
+    pts = torch.rand(3, 100, 3)
+    pts[1, 5, 2] = float('nan')
+    with pytest.raises(ValueError, match=r'NaN or infinite coordinates in clouds \[1\]'):
+        build()(pts)
+
+
+def test_pretrained_init_cfg_roundtrip(tmp_path):
+    src = build(with_cls_token=True)
+    ckpt = tmp_path / 'pretrain.pth'
+    torch.save({'state_dict': {f'backbone.{k}': v for k, v in src.state_dict().items()},
+                'meta': {}}, ckpt)
+    dst = MODELS.build(dict(TINY, with_cls_token=True,
+                            init_cfg=dict(type='Pretrained', checkpoint=str(ckpt),
+                                          prefix='backbone.')))
+    dst.init_weights()
+    for k, v in src.state_dict().items():
+        assert torch.equal(v, dst.state_dict()[k]), k

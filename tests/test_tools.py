@@ -1,0 +1,99 @@
+"""End to end: tools/train.py, resume, tools/test.py and tools/dist_train.sh on a tiny config."""
+import glob
+import os
+import os.path as osp
+import subprocess
+import sys
+
+import pytest
+import torch
+from mmengine.config import Config
+
+REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+TINY = osp.join(REPO, 'tests/configs/tiny_point_mae.py')
+
+
+def run(args, extra_env=None, **kw):
+    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1', **(extra_env or {}))
+    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, **kw)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout + proc.stderr
+
+
+def data_options(root):
+    return ['--cfg-options', f'train_dataloader.dataset.data_root={root}',
+            f'test_dataloader.dataset.data_root={root}']
+
+
+def test_train_resume_and_test(demo_root, tmp_path):
+    work = str(tmp_path / 'work')
+    py = sys.executable
+    run([py, 'tools/train.py', TINY, '--work-dir', work, *data_options(demo_root),
+         'train_cfg.max_epochs=1'])
+    ckpt = osp.join(work, 'epoch_1.pth')
+    assert osp.isfile(ckpt)
+    state = torch.load(ckpt, map_location='cpu', weights_only=False)
+    iters_per_epoch = 18 // 4  # drop_last
+    assert state['meta']['iter'] == iters_per_epoch
+
+    out = run([py, 'tools/train.py', TINY, '--work-dir', work, '--resume',
+               *data_options(demo_root), 'train_cfg.max_epochs=2'])
+    assert 'resumed epoch: 1, iter: 4' in out
+    state = torch.load(osp.join(work, 'epoch_2.pth'), map_location='cpu', weights_only=False)
+    assert state['meta']['iter'] == 2 * iters_per_epoch and state['meta']['epoch'] == 2
+
+    out = run([py, 'tools/test.py', TINY, osp.join(work, 'epoch_2.pth'), '--work-dir',
+               str(tmp_path / 'test'), *data_options(demo_root)])
+    assert 'recon/chamfer_l2_x1000' in out
+
+
+def test_two_process_training(demo_root, tmp_path):
+    work = str(tmp_path / 'dist')
+    out = run(['bash', 'tools/dist_train.sh', TINY, '2', '--work-dir', work,
+               *data_options(demo_root), 'train_cfg.max_epochs=1',
+               'train_dataloader.batch_size=2'], timeout=600,
+              extra_env=dict(PYTHON=sys.executable, PORT='29533'))
+    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
+    # two ranks, each with half of the 18 clouds -> 9 // 2 = 4 iterations of batch 2
+    assert 'Epoch(train) [1][4/4]' in out
+    logs = glob.glob(osp.join(work, '*', '*.log'))
+    assert logs and all('Distributed training: True' in open(f).read() for f in logs)
+
+
+def test_user_config_inherits_and_overrides(tmp_path):
+    user_cfg = tmp_path / 'my_pretrain.py'
+    user_cfg.write_text(f"_base_ = ['{REPO}/configs/point_mae_pretrain.py']\n"
+                        "model = dict(mask_ratio=0.7, backbone=dict(depth=6))\n")
+    cfg = Config.fromfile(str(user_cfg))
+    assert cfg.model.mask_ratio == 0.7 and cfg.model.backbone.depth == 6
+    assert cfg.model.backbone.embed_dims == 384
+    assert cfg.default_scope == 'mmdet3d'
+    assert cfg.custom_imports == dict(imports=['pt3kd_mm'], allow_failed_imports=False)
+
+
+def test_checkpoint_loader_refuses_foreign_objects(tmp_path):
+    from mmengine.runner import CheckpointLoader
+    path = tmp_path / 'evil.pth'
+    torch.save({'state_dict': {}, 'obj': Config(dict(a=1))}, path)  # an arbitrary object
+    with pytest.raises(RuntimeError, match='cannot load checkpoint .*evil.pth'):
+        CheckpointLoader.load_checkpoint(str(path))
+    with pytest.raises(FileNotFoundError, match='nothere.pth does not exist'):
+        CheckpointLoader.load_checkpoint(str(tmp_path / 'nothere.pth'))
+
+
+def test_no_class_name_collides_with_openmmlab():
+    import mmdet  # noqa: F401
+    import mmpretrain.models  # noqa: F401
+    from mmdet.registry import MODELS as DET_MODELS
+    from mmpretrain.registry import MODELS as PRE_MODELS
+    import pt3kd_mm
+    from mmdet3d.registry import DATASETS, METRICS, MODELS, TRANSFORMS
+    ours = {
+        name
+        for reg in (MODELS, DATASETS, TRANSFORMS, METRICS)
+        for name, cls in reg.module_dict.items() if cls.__module__.startswith('pt3kd_mm')
+    }
+    assert {'PointMAE', 'PointPatchTransformer', 'ShapeNet55Dataset'} <= ours
+    for other in (DET_MODELS, PRE_MODELS):
+        assert not ours & set(other.module_dict)
+    assert pt3kd_mm.__version__
