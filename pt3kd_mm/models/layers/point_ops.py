@@ -30,21 +30,24 @@ def _fps_kernel(xyz: np.ndarray, num_samples: int) -> np.ndarray:  # pragma: no 
     batch, num_points = xyz.shape[0], xyz.shape[1]
     out = np.empty((batch, num_samples), dtype=np.int64)
     for b in numba.prange(batch):
-        pts = xyz[b]
+        # coordinates as three contiguous arrays and the min-update separate from the argmax:
+        # the update loop vectorises (SIMD), the argmax is a plain scan
+        x = np.ascontiguousarray(xyz[b, :, 0])
+        y = np.ascontiguousarray(xyz[b, :, 1])
+        z = np.ascontiguousarray(xyz[b, :, 2])
         dist = np.full(num_points, np.inf, dtype=np.float32)
         last = 0
         out[b, 0] = 0
         for s in range(1, num_samples):
-            lx, ly, lz = pts[last, 0], pts[last, 1], pts[last, 2]
-            best, best_i = np.float32(-1.0), 0
+            lx, ly, lz = x[last], y[last], z[last]
             for i in range(num_points):
-                dx = pts[i, 0] - lx
-                dy = pts[i, 1] - ly
-                dz = pts[i, 2] - lz
-                d = dx * dx + dy * dy + dz * dz
-                if d < dist[i]:
-                    dist[i] = d
-                if dist[i] > best:
+                dx = x[i] - lx
+                dy = y[i] - ly
+                dz = z[i] - lz
+                dist[i] = min(dist[i], dx * dx + dy * dy + dz * dz)
+            best, best_i = dist[0], 0
+            for i in range(1, num_points):
+                if dist[i] > best:  # strict: the lowest index wins ties
                     best = dist[i]
                     best_i = i
             out[b, s] = best_i
