@@ -9,4 +9,4 @@ py="$repo/.venv/bin/python"
 [ -f data/demo_shapenet/ShapeNet-55/train.txt ] || "$py" tools/create_demo_data.py --out data/demo_shapenet
 work=work_dirs/point_mae_pretrain_demo
 "$py" tools/train.py configs/point_mae_pretrain_demo.py --work-dir "$work" "$@"
-"$py" tools/test.py configs/point_mae_pretrain_demo.py "$work/epoch_20.pth" --work-dir "$work"
+"$py" tools/test.py configs/point_mae_pretrain_demo.py "$(cat "$work/last_checkpoint")" --work-dir "$work"
