@@ -56,7 +56,8 @@ else
     else
         log "building mmcv 2.1.0 with CPU ops from source (about 25 minutes on 2 cores)"
         build="$(mktemp -d)"
-        "$py" -m pip download --disable-pip-version-check --no-deps --no-binary :all: mmcv==2.1.0 -d "$build"
+        "$py" -m pip download --disable-pip-version-check --no-deps --no-build-isolation \
+            --no-binary :all: mmcv==2.1.0 -d "$build"
         tar -xzf "$build"/mmcv-2.1.0.tar.gz -C "$build"
         # torch >= 2.6 headers need C++20; mmcv 2.1.0 asks for C++17.
         sed -i 's/-std=c++17/-std=c++20/g' "$build/mmcv-2.1.0/setup.py"
