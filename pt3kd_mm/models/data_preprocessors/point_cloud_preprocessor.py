@@ -22,15 +22,15 @@ class PointCloudPreprocessor(BaseDataPreprocessor):
         self.num_channels = num_channels
 
     def forward(self, data: dict, training: bool = False) -> Dict:
-        data = self.cast_data(data) if isinstance(data['inputs'].get('points'), torch.Tensor) \
-            else data
+        """data: {'inputs': {'points': list of (N, C) or a (B, N, C) tensor}, 'data_samples'}
+        -> the same with points as one (B, N, num_channels) float tensor on the device."""
         inputs = data['inputs']
         if 'points' not in inputs:
             raise KeyError("PointCloudPreprocessor expects data['inputs']['points']; pack it "
                            "with Pack3DDetInputs(keys=['points'])")
         points = inputs['points']
         if isinstance(points, (list, tuple)):
-            clouds = [torch.as_tensor(np.asarray(p) if not torch.is_tensor(p) else p)
+            clouds = [p if torch.is_tensor(p) else torch.as_tensor(np.asarray(p))
                       for p in points]
             sizes = {tuple(c.shape) for c in clouds}
             if len(sizes) != 1:
@@ -42,5 +42,5 @@ class PointCloudPreprocessor(BaseDataPreprocessor):
             raise ValueError(f'points must batch to (B, N, C), got {tuple(points.shape)}')
         if self.num_channels is not None:
             points = points[..., :self.num_channels]
-        inputs = dict(inputs, points=points.float().to(self.device, non_blocking=True))
-        return dict(inputs=inputs, data_samples=data.get('data_samples'))
+        inputs = dict(inputs, points=points.float())
+        return self.cast_data(dict(inputs=inputs, data_samples=data.get('data_samples')))

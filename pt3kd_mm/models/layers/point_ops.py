@@ -13,6 +13,7 @@ Conventions (shared by all backends so they agree bit for bit on CPU):
     squared Euclidean distance (numba: lower index first on exact ties; PyTorch's ``topk``
     does not promise an order among exactly equal distances).
 """
+import functools
 from typing import Tuple
 
 import numba
@@ -135,15 +136,16 @@ def _knn_torch(xyz: Tensor, query: Tensor, k: int, chunk_size: int) -> Tensor:
     return torch.cat(out, dim=1)
 
 
+@functools.lru_cache(maxsize=None)
 def _mmcv_cuda_ops():
-    """mmcv's CUDA FPS / kNN, or None when mmcv was built without CUDA."""
+    """mmcv's CUDA FPS / kNN, or None when mmcv was built without CUDA (probed once on a tiny
+    CUDA tensor, since a CPU build imports fine and fails only when called)."""
     try:
         from mmcv.ops import furthest_point_sample, knn
-        from mmcv.utils import ext_loader
-        ext = ext_loader.load_ext('_ext', ['furthest_point_sampling_forward'])
-        if not hasattr(ext, 'furthest_point_sampling_forward'):
-            return None
-    except Exception:  # pragma: no cover - depends on the mmcv build
+        probe = torch.rand(1, 8, 3, device='cuda')
+        furthest_point_sample(probe, 2)
+        knn(2, probe, probe[:, :2].contiguous())
+    except Exception:  # pragma: no cover - depends on the mmcv build and the machine
         return None
     return furthest_point_sample, knn
 
