@@ -1,4 +1,5 @@
 from .ddp import DeviceAgnosticDDP
+from .hooks import *  # noqa: F401,F403
 from .launch import setup_cpu_distributed
 
-__all__ = ["DeviceAgnosticDDP", "setup_cpu_distributed"]
+__all__ = ['DeviceAgnosticDDP', 'setup_cpu_distributed']
