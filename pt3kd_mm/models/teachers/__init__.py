@@ -1,0 +1,3 @@
+from .base_teacher import ConfigModelTeacher, FrozenTeacher
+
+__all__ = ['ConfigModelTeacher', 'FrozenTeacher']
