@@ -97,3 +97,30 @@ def test_no_class_name_collides_with_openmmlab():
     for other in (DET_MODELS, PRE_MODELS):
         assert not ours & set(other.module_dict)
     assert pt3kd_mm.__version__
+
+
+def test_export_encoder_loads_strictly(tmp_path):
+    from mmdet3d.registry import MODELS
+    from model_converters.export_encoder import export_encoder
+    cfg = Config.fromfile(TINY)
+    cfg.model.backbone.with_cls_token = True
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    ckpt = tmp_path / 'epoch_1.pth'
+    torch.save({'state_dict': model.state_dict(), 'meta': {'epoch': 1, 'iter': 4},
+                'optimizer': {}}, ckpt)
+    out = tmp_path / 'encoder.pth'
+    n = export_encoder(str(ckpt), str(out))
+    assert n == len(model.backbone.state_dict())
+    exported = torch.load(out, weights_only=True)
+    assert exported['meta']['epoch'] == 1 and 'optimizer' not in exported
+    fresh = MODELS.build(dict(cfg.model.backbone))
+    fresh.load_state_dict(exported['state_dict'], strict=True)
+    # and through init_cfg, as a downstream config would
+    via_cfg = MODELS.build(dict(cfg.model.backbone,
+                                init_cfg=dict(type='Pretrained', checkpoint=str(out))))
+    via_cfg.init_weights()
+    for k, v in model.backbone.state_dict().items():
+        assert torch.equal(via_cfg.state_dict()[k], v), k
+    with pytest.raises(KeyError, match="no weights under 'encoder.'"):
+        export_encoder(str(ckpt), str(out), prefix='encoder.')
