@@ -1,0 +1,122 @@
+"""The transformer blocks and final norm of a pretrained 2D ViT, frozen, for ACT's
+cross-modal autoencoder (no patch embedding, CLS or 2D position embedding is used)."""
+import re
+from typing import Dict, Optional, Union
+
+import torch
+from torch import Tensor, nn
+
+from mmdet3d.registry import MODELS
+
+from .base_teacher import FrozenTeacher
+
+
+class _BlocksAndNorm(nn.Module):
+
+    def __init__(self, blocks: nn.ModuleList, norm: nn.Module, embed_dims: int) -> None:
+        super().__init__()
+        self.blocks = blocks
+        self.norm = norm
+        self.embed_dims = embed_dims
+
+
+# timm ViT block names -> mmpretrain TransformerEncoderLayer names
+_TIMM_TO_MMPRETRAIN = [
+    (r'^blocks\.(\d+)\.norm1\.', r'blocks.\1.ln1.'),
+    (r'^blocks\.(\d+)\.norm2\.', r'blocks.\1.ln2.'),
+    (r'^blocks\.(\d+)\.attn\.(qkv|proj)\.', r'blocks.\1.attn.\2.'),
+    (r'^blocks\.(\d+)\.mlp\.fc1\.', r'blocks.\1.ffn.layers.0.0.'),
+    (r'^blocks\.(\d+)\.mlp\.fc2\.', r'blocks.\1.ffn.layers.1.'),
+    (r'^norm\.', 'norm.'),
+]
+
+
+@MODELS.register_module()
+class FrozenViTBlocks(FrozenTeacher):
+    """Frozen blocks + final norm of a pretrained ViT; gradients flow to the input tokens (ACT
+    trains prompts and projections through them), never into the frozen weights.
+
+    Follows the teacher contract (weights only from ``checkpoint``, outside the student's
+    parameters and checkpoints, eval forever) except that ``forward`` keeps autograd on.
+
+    Args:
+        checkpoint: local weights file.
+        source: its layout: 'timm' (``timm`` ViT state dict, e.g. vit_base_patch16_384),
+            'mmpretrain' (an mmpretrain VisionTransformer checkpoint, keys ``backbone.*``) or
+            'open_clip' (an open_clip CLIP checkpoint; the image tower's blocks are used).
+        arch: mmpretrain ViT arch for 'timm' / 'mmpretrain' ('base', 'small', ... or a dict
+            with embed_dims, num_layers, num_heads, feedforward_channels).
+        model_name: open_clip model name for 'open_clip' (e.g. 'ViT-B-16').
+    """
+
+    how_to_get = (
+        'Save the 2D model once where it can be downloaded and copy the file here: timm: '
+        'torch.save(timm.create_model("vit_base_patch16_384", pretrained=True).state_dict(), '
+        'PATH); mmpretrain: a VisionTransformer checkpoint from its model zoo; open_clip: the '
+        'model\'s open_clip_pytorch_model.bin.')
+
+    def __init__(self,
+                 checkpoint: str,
+                 source: str = 'timm',
+                 arch: Union[str, dict] = 'base',
+                 model_name: str = 'ViT-B-16',
+                 open_clip_kwargs: Optional[dict] = None) -> None:
+        if source not in ('timm', 'mmpretrain', 'open_clip'):
+            raise ValueError(f"source must be 'timm', 'mmpretrain' or 'open_clip', got "
+                             f'{source!r}')
+        self.source, self.arch, self.model_name = source, arch, model_name
+        self.open_clip_kwargs = open_clip_kwargs or {}
+        super().__init__(checkpoint)
+        self.embed_dims = self.network.embed_dims
+        self.num_blocks = len(self.network.blocks)
+
+    def build_network(self) -> nn.Module:
+        if self.source == 'open_clip':
+            import open_clip
+            clip = open_clip.create_model(self.model_name, pretrained=None,
+                                          **self.open_clip_kwargs)
+            visual = clip.visual
+            return _BlocksAndNorm(visual.transformer.resblocks, visual.ln_post,
+                                  visual.transformer.width)
+        from mmpretrain.models import VisionTransformer
+        vit = VisionTransformer(arch=self.arch, patch_size=16, final_norm=True)
+        return _BlocksAndNorm(vit.layers, vit.ln1, vit.embed_dims)
+
+    def convert_state_dict(self, state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        state = {k[len('module.'):] if k.startswith('module.') else k: v
+                 for k, v in state.items()}
+        out = {}
+        for key, value in state.items():
+            new = None
+            if self.source == 'timm':
+                for pattern, repl in _TIMM_TO_MMPRETRAIN:
+                    if re.match(pattern, key):
+                        new = re.sub(pattern, repl, key)
+                        break
+            elif self.source == 'mmpretrain':
+                key = key[len('backbone.'):] if key.startswith('backbone.') else key
+                if key.startswith('layers.'):
+                    new = 'blocks.' + key[len('layers.'):]
+                elif key.startswith('ln1.'):
+                    new = 'norm.' + key[len('ln1.'):]
+            else:
+                if key.startswith('visual.transformer.resblocks.'):
+                    new = 'blocks.' + key[len('visual.transformer.resblocks.'):]
+                elif key.startswith('visual.ln_post.'):
+                    new = 'norm.' + key[len('visual.ln_post.'):]
+            if new is not None:
+                out[new] = value
+        return out
+
+    def forward_block(self, index: int, x: Tensor) -> Tensor:
+        """Block ``index`` on (B, L, C) tokens."""
+        return self.network.blocks[index](x)
+
+    def final_norm(self, x: Tensor) -> Tensor:
+        return self.network.norm(x)
+
+    def forward(self, x: Tensor) -> Tensor:
+        """(B, L, C) -> (B, L, C) through every block and the final norm, with autograd."""
+        for block in self.network.blocks:
+            x = block(x)
+        return self.network.norm(x)
