@@ -102,3 +102,32 @@ def test_normalize_rejects_degenerate_cloud():
     with pytest.raises(ValueError, match='c.npy: all points coincide'):
         TRANSFORMS.build(dict(type='NormalizeToUnitSphere'))(
             dict(points=np.ones((10, 3), np.float32), pc_path='c.npy'))
+
+
+def test_fps_in_forked_workers_after_parent_used_threads(tmp_path):
+    """Regression: FPS in data-loader workers must not deadlock once the parent process has run
+    the parallel kernels (and torch's OpenMP pool); run twice so the second run uses numba's
+    on-disk cache."""
+    import subprocess
+    import sys
+    script = '''
+import numpy as np, torch
+from torch.utils.data import DataLoader, Dataset
+import pt3kd_mm
+from mmdet3d.registry import TRANSFORMS
+from pt3kd_mm.models.layers import farthest_point_sample, knn_query
+x = torch.rand(4, 2048, 3)
+farthest_point_sample(x, 64); knn_query(x, x[:, :64], 8); torch.rand(256, 256) @ torch.rand(256, 256)
+sub = TRANSFORMS.build(dict(type='PointSubsample', num_points=128, method='fps'))
+class D(Dataset):
+    def __len__(self): return 8
+    def __getitem__(self, i):
+        return sub(dict(points=np.random.rand(2048, 3).astype(np.float32)))['points']
+out = torch.cat(list(DataLoader(D(), batch_size=4, num_workers=2)))
+assert out.shape == (8, 128, 3)
+print('ok')
+'''
+    for _ in range(2):
+        proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
+                              timeout=240)
+        assert proc.returncode == 0 and 'ok' in proc.stdout, proc.stderr[-2000:]

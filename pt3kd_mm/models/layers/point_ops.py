@@ -27,71 +27,98 @@ _BACKENDS = ('auto', 'torch', 'numba', 'mmcv')
 # --------------------------------------------------------------------------------------------
 # numba kernels (CPU)
 # --------------------------------------------------------------------------------------------
-def _fps_kernel(xyz: np.ndarray, num_samples: int) -> np.ndarray:  # pragma: no cover - jitted
-    batch, num_points = xyz.shape[0], xyz.shape[1]
-    out = np.empty((batch, num_samples), dtype=np.int64)
-    for b in numba.prange(batch):
-        # coordinates as three contiguous arrays and the min-update separate from the argmax:
-        # the update loop vectorises (SIMD), the argmax is a plain scan
-        x = np.ascontiguousarray(xyz[b, :, 0])
-        y = np.ascontiguousarray(xyz[b, :, 1])
-        z = np.ascontiguousarray(xyz[b, :, 2])
-        dist = np.full(num_points, np.inf, dtype=np.float32)
-        last = 0
-        out[b, 0] = 0
-        for s in range(1, num_samples):
-            lx, ly, lz = x[last], y[last], z[last]
-            for i in range(num_points):
-                dx = x[i] - lx
-                dy = y[i] - ly
-                dz = z[i] - lz
-                dist[i] = min(dist[i], dx * dx + dy * dy + dz * dz)
-            best, best_i = dist[0], 0
-            for i in range(1, num_points):
-                if dist[i] > best:  # strict: the lowest index wins ties
-                    best = dist[i]
-                    best_i = i
-            out[b, s] = best_i
-            last = best_i
+@numba.njit(cache=True)
+def _fps_one(xyz: np.ndarray, num_samples: int, out: np.ndarray) -> None:  # pragma: no cover
+    """FPS of one (N, 3) cloud into ``out`` (num_samples,)."""
+    num_points = xyz.shape[0]
+    # coordinates as three contiguous arrays and the min-update separate from the argmax: the
+    # update loop vectorises (SIMD), the argmax is a plain scan
+    x = np.ascontiguousarray(xyz[:, 0])
+    y = np.ascontiguousarray(xyz[:, 1])
+    z = np.ascontiguousarray(xyz[:, 2])
+    dist = np.full(num_points, np.inf, dtype=np.float32)
+    last = 0
+    out[0] = 0
+    for s in range(1, num_samples):
+        lx, ly, lz = x[last], y[last], z[last]
+        for i in range(num_points):
+            dx = x[i] - lx
+            dy = y[i] - ly
+            dz = z[i] - lz
+            dist[i] = min(dist[i], dx * dx + dy * dy + dz * dz)
+        best, best_i = dist[0], 0
+        for i in range(1, num_points):
+            if dist[i] > best:  # strict: the lowest index wins ties
+                best = dist[i]
+                best_i = i
+        out[s] = best_i
+        last = best_i
+
+
+@numba.njit(cache=True)
+def _knn_one(pts: np.ndarray, qx: float, qy: float, qz: float, k: int,
+             out: np.ndarray) -> None:  # pragma: no cover
+    """The k nearest of (N, 3) ``pts`` to one query into ``out`` (k,), nearest first."""
+    num_points = pts.shape[0]
+    # sorted buffer of the k best (distance, index); insertion keeps ties in index order
+    best_d = np.full(k, np.inf, dtype=np.float32)
+    best_i = np.full(k, num_points, dtype=np.int64)
+    for i in range(num_points):
+        dx = pts[i, 0] - qx
+        dy = pts[i, 1] - qy
+        dz = pts[i, 2] - qz
+        d = dx * dx + dy * dy + dz * dz
+        if d < best_d[k - 1]:
+            j = k - 1
+            while j > 0 and best_d[j - 1] > d:
+                best_d[j] = best_d[j - 1]
+                best_i[j] = best_i[j - 1]
+                j -= 1
+            best_d[j] = d
+            best_i[j] = i
+    for j in range(k):
+        out[j] = best_i[j]
+
+
+# Batch drivers: parallel over clouds / queries for the training process, serial for
+# data-loader workers, where a thread pool started after fork() can deadlock (OpenMP is not
+# fork-safe and the parent has already used it through PyTorch). They are distinct functions
+# so numba's on-disk cache cannot hand one's machine code to the other.
+@numba.njit(parallel=True, cache=True)
+def _fps_parallel(xyz: np.ndarray, num_samples: int) -> np.ndarray:  # pragma: no cover
+    out = np.empty((xyz.shape[0], num_samples), dtype=np.int64)
+    for b in numba.prange(xyz.shape[0]):
+        _fps_one(xyz[b], num_samples, out[b])
     return out
 
 
-def _knn_kernel(xyz: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover
-    batch, num_points, num_query = xyz.shape[0], xyz.shape[1], query.shape[1]
+@numba.njit(cache=True)
+def _fps_serial(xyz: np.ndarray, num_samples: int) -> np.ndarray:  # pragma: no cover
+    out = np.empty((xyz.shape[0], num_samples), dtype=np.int64)
+    for b in range(xyz.shape[0]):
+        _fps_one(xyz[b], num_samples, out[b])
+    return out
+
+
+@numba.njit(parallel=True, cache=True)
+def _knn_parallel(xyz: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover
+    batch, num_query = query.shape[0], query.shape[1]
     out = np.empty((batch, num_query, k), dtype=np.int64)
     for job in numba.prange(batch * num_query):
         b = job // num_query
         q = job - b * num_query
-        pts = xyz[b]
-        qx, qy, qz = query[b, q, 0], query[b, q, 1], query[b, q, 2]
-        # sorted buffer of the k best (distance, index), ascending; insertion keeps ties stable
-        best_d = np.full(k, np.inf, dtype=np.float32)
-        best_i = np.full(k, num_points, dtype=np.int64)
-        for i in range(num_points):
-            dx = pts[i, 0] - qx
-            dy = pts[i, 1] - qy
-            dz = pts[i, 2] - qz
-            d = dx * dx + dy * dy + dz * dz
-            if d < best_d[k - 1]:
-                j = k - 1
-                while j > 0 and best_d[j - 1] > d:
-                    best_d[j] = best_d[j - 1]
-                    best_i[j] = best_i[j - 1]
-                    j -= 1
-                best_d[j] = d
-                best_i[j] = i
-        for j in range(k):
-            out[b, q, j] = best_i[j]
+        _knn_one(xyz[b], query[b, q, 0], query[b, q, 1], query[b, q, 2], k, out[b, q])
     return out
 
 
-# Each kernel is compiled twice: parallel over clouds / queries for the training process, and
-# serial for data-loader workers, where a thread pool started after fork() can deadlock
-# (OpenMP is not fork-safe and the parent process has already used it through PyTorch).
-_fps_parallel = numba.njit(parallel=True, cache=True)(_fps_kernel)
-_fps_serial = numba.njit(cache=True)(_fps_kernel)
-_knn_parallel = numba.njit(parallel=True, cache=True)(_knn_kernel)
-_knn_serial = numba.njit(cache=True)(_knn_kernel)
+@numba.njit(cache=True)
+def _knn_serial(xyz: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:  # pragma: no cover
+    batch, num_query = query.shape[0], query.shape[1]
+    out = np.empty((batch, num_query, k), dtype=np.int64)
+    for b in range(batch):
+        for q in range(num_query):
+            _knn_one(xyz[b], query[b, q, 0], query[b, q, 1], query[b, q, 2], k, out[b, q])
+    return out
 
 
 def _in_worker() -> bool:
