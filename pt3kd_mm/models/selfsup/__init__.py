@@ -1,3 +1,4 @@
+from .act_autoencoder import ACTAutoencoder, kl_to_uniform
 from .point_mae import PointMAE
 
-__all__ = ['PointMAE']
+__all__ = ['ACTAutoencoder', 'PointMAE', 'kl_to_uniform']
