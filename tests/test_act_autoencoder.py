@@ -86,3 +86,22 @@ def test_frozen_blocks_bit_identical_prompts_change(vit_ckpt):
     assert not torch.equal(prompts, model.prompts.detach())
     assert loss.item() < first
     assert not any(k.startswith('vit') for k in model.state_dict())
+
+
+def test_reference_config_and_missing_2d_checkpoint():
+    import os.path as osp
+
+    from mmengine.config import Config
+    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    cfg = Config.fromfile(osp.join(repo, 'configs/act_autoencoder.py'))
+    assert cfg.train_dataloader.batch_size == 64
+    assert cfg.optim_wrapper.optimizer.lr == 5e-4
+    assert cfg.optim_wrapper.optimizer.weight_decay == 5e-4
+    assert cfg.optim_wrapper.clip_grad.max_norm == 10.0
+    assert cfg.train_cfg.max_epochs == 300
+    hooks = {h['attr']: h for h in cfg.custom_hooks}
+    assert hooks['gumbel_tau']['end'] == 0.0625 and hooks['gumbel_tau']['num_iters'] == 100000
+    assert hooks['kl_weight']['begin_iter'] == 10000 and hooks['kl_weight']['end'] == 0.1
+    with pytest.raises(FileNotFoundError, match=r'vit_base_patch16_384\.pth.*does not exist\. '
+                       r'Save the 2D model once'):
+        MODELS.build(cfg.model)
