@@ -144,3 +144,62 @@ def test_act_stage1_train_and_resume(demo_root, tmp_path):
     out = run([sys.executable, 'tools/train.py', cfg, '--work-dir', work, '--resume', *opts])
     assert 'resumed epoch: 1, iter: 4' in out and 'Epoch(train) [2][4/4]' in out
     # the exact continuation of the schedules after resume is tested in test_hooks.py
+
+
+def _tiny_stage1_checkpoints(tmp_path):
+    import timm
+    from mmdet3d.registry import MODELS
+    vit = timm.models.vision_transformer.VisionTransformer(
+        img_size=32, patch_size=16, embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0)
+    vit_ckpt = tmp_path / 'tiny_vit.pth'
+    torch.save(vit.state_dict(), vit_ckpt)
+    cfg = Config.fromfile(osp.join(REPO, 'tests/configs/tiny_act_pretrain.py'))
+    teacher_model = dict(cfg.model.teacher.model)
+    teacher_model['vit_blocks'] = dict(teacher_model['vit_blocks'], checkpoint=str(vit_ckpt))
+    stage1 = MODELS.build(teacher_model)
+    stage1.init_weights()
+    stage1_ckpt = tmp_path / 'stage1.pth'
+    torch.save({'state_dict': stage1.state_dict(), 'meta': {}}, stage1_ckpt)
+    return cfg, str(vit_ckpt), str(stage1_ckpt), stage1
+
+
+def test_act_stage2_uses_student_groups_and_saves_no_teacher(tmp_path):
+    from mmdet3d.registry import MODELS
+    cfg, vit_ckpt, stage1_ckpt, stage1 = _tiny_stage1_checkpoints(tmp_path)
+    cfg.model.teacher.checkpoint = stage1_ckpt
+    cfg.model.teacher.model.vit_blocks.checkpoint = vit_ckpt
+    model = MODELS.build(cfg.model)
+    model.init_weights()
+    assert model.mask_ratio == 0.8 and model.backbone.with_cls_token
+    assert len(model.neck.transformer.blocks) == 1  # tiny; the reference config has 2
+    assert not any(k.startswith('teacher') for k in model.state_dict())
+    assert not any(n.startswith('teacher') for n, _ in model.named_parameters())
+    pts = torch.rand(2, 128, 3)
+    loss = model(dict(points=pts), mode='loss')['loss']
+    assert 0 <= loss.item() <= 2
+    loss.backward()
+    # the teacher encodes the student's groups: with hard Gumbel noise fixed, its features for
+    # those groups equal the stage-1 model's own encoding of the cloud
+    neigh, centers, _, _ = model.backbone.group(pts)
+    torch.manual_seed(0)
+    t = model.teacher(neigh, centers, hard=True)['features']
+    torch.manual_seed(0)
+    s = stage1.eval().encode(pts, hard=True)["features"]
+    torch.testing.assert_close(t, s)
+
+
+def test_act_stage2_train_and_resume(demo_root, tmp_path):
+    _, vit_ckpt, stage1_ckpt, _ = _tiny_stage1_checkpoints(tmp_path)
+    cfg = osp.join(REPO, 'tests/configs/tiny_act_pretrain.py')
+    work = str(tmp_path / 'act2')
+    opts = ['--cfg-options', f'train_dataloader.dataset.datasets.0.data_root={demo_root}',
+            f'train_dataloader.dataset.datasets.1.data_root={demo_root}',
+            f'model.teacher.checkpoint={stage1_ckpt}',
+            f'model.teacher.model.vit_blocks.checkpoint={vit_ckpt}']
+    run([sys.executable, 'tools/train.py', cfg, '--work-dir', work, *opts,
+         'train_cfg.max_epochs=1'])
+    state = torch.load(osp.join(work, 'epoch_1.pth'), map_location='cpu', weights_only=False)
+    assert not any(k.startswith('teacher') for k in state['state_dict'])
+    assert state['meta']['iter'] == 24 // 4  # train + test of the demo data
+    out = run([sys.executable, 'tools/train.py', cfg, '--work-dir', work, '--resume', *opts])
+    assert 'resumed epoch: 1, iter: 6' in out and 'Epoch(train) [2][6/6]' in out

@@ -1,3 +1,4 @@
+from .cosine_distill_head import CosineDistillHead
 from .point_reconstruction_head import PointReconstructionHead
 
-__all__ = ['PointReconstructionHead']
+__all__ = ['CosineDistillHead', 'PointReconstructionHead']

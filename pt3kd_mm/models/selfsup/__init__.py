@@ -1,4 +1,5 @@
+from .act import ACT
 from .act_autoencoder import ACTAutoencoder, kl_to_uniform
 from .point_mae import PointMAE
 
-__all__ = ['ACTAutoencoder', 'PointMAE', 'kl_to_uniform']
+__all__ = ['ACT', 'ACTAutoencoder', 'PointMAE', 'kl_to_uniform']

@@ -91,6 +91,12 @@ class ACTAutoencoder(BaseModel):
         (B, G, num_tokens), neighborhood (B, G, K, 3), centers (B, G, 3))."""
         neighborhood, centers, _, _ = group_points(points[..., :3].contiguous(),
                                                    self.num_groups, self.group_size)
+        return self.encode_groups(neighborhood, centers, hard)
+
+    def encode_groups(self, neighborhood: Tensor, centers: Tensor,
+                      hard: bool = False) -> Dict[str, Tensor]:
+        """The same from already formed groups (B, G, K, 3) / (B, G, 3), e.g. a student's, so
+        that teacher and student features describe the same groups."""
         logits = self.dgcnn_1(self.patch_embed(neighborhood), centers)
         codes = F.gumbel_softmax(logits, tau=self.gumbel_tau, hard=hard, dim=-1)
         x = self.input_proj(codes @ self.codebook)

@@ -1,0 +1,24 @@
+# ACT stage 2 on ShapeNet-55 train + test: mask 0.8, 300 epochs, batch 128, AdamW 1e-3 /
+# wd 0.05, cosine with 10 warm-up epochs. Point the teacher at your stage-1 run, e.g.
+#   --cfg-options model.teacher.checkpoint=work_dirs/act_autoencoder/epoch_300.pth \
+#                 model.teacher.model.vit_blocks.checkpoint=data/pretrained/vit_base_patch16_384.pth
+_base_ = [
+    './_base_/models/act.py',
+    './_base_/datasets/shapenet55_pretrain.py',
+    './_base_/schedules/adamw_cosine_300e.py',
+    './_base_/default_runtime.py',
+]
+
+train_dataloader = dict(
+    dataset=dict(
+        _delete_=True,
+        type='ConcatDataset',
+        datasets=[
+            dict(type='ShapeNet55Dataset', data_root='data/ShapeNet55-34/',
+                 ann_file='ShapeNet-55/train.txt', pipeline={{_base_.train_pipeline}}),
+            dict(type='ShapeNet55Dataset', data_root='data/ShapeNet55-34/',
+                 ann_file='ShapeNet-55/test.txt', pipeline={{_base_.train_pipeline}}),
+        ]))
+test_dataloader = None
+test_evaluator = None
+test_cfg = None
