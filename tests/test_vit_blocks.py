@@ -92,3 +92,26 @@ def test_missing_and_mismatched_checkpoints(tmp_path):
     with pytest.raises(KeyError, match=r'missing keys \[.blocks\.1\.ln1\.weight'):
         MODELS.build(dict(type='FrozenViTBlocks', checkpoint=str(path), source='timm',
                           arch=TINY_ARCH))
+
+
+def test_vit_small_arch_from_timm_layout(tmp_path):
+    torch.manual_seed(0)
+    vit = timm.create_model('vit_small_patch16_384', pretrained=False).eval()
+    path = tmp_path / 'vit_small.pth'
+    torch.save(vit.state_dict(), path)
+    blocks = MODELS.build(dict(type='FrozenViTBlocks', checkpoint=str(path), source='timm',
+                               arch='small'))
+    assert blocks.embed_dims == 384 and blocks.num_blocks == 12
+    x = torch.randn(1, 10, 384)
+    torch.testing.assert_close(blocks(x), vit.norm(vit.blocks(x)))
+
+
+def test_wrong_arch_names_the_file(tmp_path):
+    vit = timm.models.vision_transformer.VisionTransformer(
+        img_size=32, patch_size=16, embed_dim=32, depth=2, num_heads=2, mlp_ratio=2.0)
+    path = tmp_path / 'tiny.pth'
+    torch.save(vit.state_dict(), path)
+    with pytest.raises(RuntimeError, match=r'tiny\.pth does not fit the teacher .*check its '
+                       r'size / arch'):
+        MODELS.build(dict(type='FrozenViTBlocks', checkpoint=str(path), source='timm',
+                          arch='small'))

@@ -41,7 +41,11 @@ class FrozenTeacher(BaseModule):
                 f'{self.how_to_get}'.rstrip())
         network = self.build_network()
         state = self.convert_state_dict(self._read(checkpoint, prefix))
-        result = network.load_state_dict(state, strict=False)
+        try:
+            result = network.load_state_dict(state, strict=False)
+        except RuntimeError as err:  # shape mismatches
+            raise RuntimeError(f'{type(self).__name__}: {checkpoint} does not fit the teacher '
+                               f'built from the config (check its size / arch): {err}') from err
         if result.missing_keys or result.unexpected_keys:
             raise KeyError(f'{type(self).__name__}: {checkpoint} does not match the teacher: '
                            f'missing keys {result.missing_keys[:10]}, unexpected keys '

@@ -44,8 +44,9 @@ class FrozenViTBlocks(FrozenTeacher):
         source: its layout: 'timm' (``timm`` ViT state dict, e.g. vit_base_patch16_384),
             'mmpretrain' (an mmpretrain VisionTransformer checkpoint, keys ``backbone.*``) or
             'open_clip' (an open_clip CLIP checkpoint; the image tower's blocks are used).
-        arch: mmpretrain ViT arch for 'timm' / 'mmpretrain' ('base', 'small', ... or a dict
-            with embed_dims, num_layers, num_heads, feedforward_channels).
+        arch: the ViT size for 'timm' / 'mmpretrain': 'base' (768 x 12, 12 heads), 'small'
+            (timm's / DeiT's ViT-S: 384 x 12, 6 heads), any other mmpretrain arch name, or a
+            dict with embed_dims, num_layers, num_heads, feedforward_channels.
         model_name: open_clip model name for 'open_clip' (e.g. 'ViT-B-16').
     """
 
@@ -79,7 +80,10 @@ class FrozenViTBlocks(FrozenTeacher):
             return _BlocksAndNorm(visual.transformer.resblocks, visual.ln_post,
                                   visual.transformer.width)
         from mmpretrain.models import VisionTransformer
-        vit = VisionTransformer(arch=self.arch, patch_size=16, final_norm=True)
+        # mmpretrain's own 'small' is the original paper's 768-wide, 8-layer ViT-S; the
+        # checkpoints people have (timm vit_small_*, DeiT-S) are 384 wide with 12 layers
+        arch = 'deit-small' if self.arch == 'small' else self.arch
+        vit = VisionTransformer(arch=arch, patch_size=16, final_norm=True)
         return _BlocksAndNorm(vit.layers, vit.ln1, vit.embed_dims)
 
     def convert_state_dict(self, state: Dict[str, Tensor]) -> Dict[str, Tensor]:
