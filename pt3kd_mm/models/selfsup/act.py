@@ -14,8 +14,8 @@ class ACT(PointMAE):
     2-block decoder + Linear; target = the teacher's features of the masked groups (after the
     stage-1 second DGCNN, hard Gumbel); loss 1 - cosine.
 
-    ``loss()``: group -> mask -> teacher target -> encoder on visible groups -> decoder ->
-    head.loss. The teacher is frozen and kept out of the student's checkpoints.
+    ``loss()``: group -> mask -> encoder on visible groups -> decoder -> teacher target of the
+    masked groups -> head.loss. The teacher is frozen and kept out of the student's checkpoints.
 
     Args:
         teacher: a frozen teacher config, e.g. ``ConfigModelTeacher`` around the stage-1
@@ -33,13 +33,8 @@ class ACT(PointMAE):
 
     def loss(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
              **kwargs) -> Dict[str, Tensor]:
-        neighborhood, centers, _, _ = self.backbone.group(inputs['points'])
-        mask = self.generate_mask(centers)
+        neighborhood, centers, mask, masked_tokens = self.masked_forward(inputs['points'])
         target = self.teacher(neighborhood, centers, hard=True)['features']
-        visible_tokens = self.backbone.forward_visible(neighborhood, centers, mask)
-        if self.backbone.with_cls_token:
-            visible_tokens = visible_tokens[:, 1:]
-        masked_tokens = self.neck(visible_tokens, centers, mask)
         target = target[mask].reshape(mask.shape[0], -1, target.shape[-1])
         return dict(loss=self.head.loss(masked_tokens, target))
 

@@ -1,5 +1,5 @@
 """Point-MAE: masked point modelling with a Chamfer reconstruction target."""
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from mmpretrain.models.selfsup import BaseSelfSupervisor
@@ -65,14 +65,23 @@ class PointMAE(BaseSelfSupervisor):
         """Encoder features of whole clouds (``mode='tensor'``)."""
         return self.backbone(inputs['points'])
 
-    def loss(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
-             **kwargs) -> Dict[str, Tensor]:
-        neighborhood, centers, _, _ = self.backbone.group(inputs['points'])
+    def masked_forward(self, points: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
+        """group -> mask -> encoder on the visible groups -> decoder.
+
+        Returns:
+            neighborhood (B, G, K, 3), centers (B, G, 3), mask (B, G) and the decoded tokens
+            of the masked groups (B, G_mask, C).
+        """
+        neighborhood, centers, _, _ = self.backbone.group(points)
         mask = self.generate_mask(centers)
         visible_tokens = self.backbone.forward_visible(neighborhood, centers, mask)
         if self.backbone.with_cls_token:
             visible_tokens = visible_tokens[:, 1:]
-        masked_tokens = self.neck(visible_tokens, centers, mask)
+        return neighborhood, centers, mask, self.neck(visible_tokens, centers, mask)
+
+    def loss(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
+             **kwargs) -> Dict[str, Tensor]:
+        neighborhood, _, mask, masked_tokens = self.masked_forward(inputs['points'])
         target = neighborhood[mask].reshape(mask.shape[0], -1, *neighborhood.shape[2:])
         return dict(loss=self.head.loss(masked_tokens, target))
 
@@ -82,12 +91,8 @@ class PointMAE(BaseSelfSupervisor):
         """Reconstruct the masked groups and attach each cloud's masked CD-L2 (and CD-L1) to
         its data sample as ``chamfer_l2`` / ``chamfer_l1`` (metainfo), for
         ``MaskedReconstructionMetric``. Masks come from the global RNG (seeded by the runner)."""
-        neighborhood, centers, _, _ = self.backbone.group(inputs['points'])
-        mask = self.generate_mask(centers)
-        visible_tokens = self.backbone.forward_visible(neighborhood, centers, mask)
-        if self.backbone.with_cls_token:
-            visible_tokens = visible_tokens[:, 1:]
-        pred = self.head.predict(self.neck(visible_tokens, centers, mask))  # (B, M, K, 3)
+        neighborhood, _, mask, masked_tokens = self.masked_forward(inputs['points'])
+        pred = self.head.predict(masked_tokens)  # (B, M, K, 3)
         batch, k = pred.shape[0], pred.shape[2]
         target = neighborhood[mask].reshape(batch * pred.shape[1], -1, 3)
         pred = pred.reshape(-1, k, 3)
