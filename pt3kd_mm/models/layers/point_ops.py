@@ -188,6 +188,9 @@ def _resolve_backend(backend: str, device: torch.device) -> str:
         raise ValueError('the numba backend runs on CPU tensors only')
     if backend == 'mmcv' and device.type != 'cuda':
         raise ValueError("mmcv's FPS and kNN are CUDA-only; use backend='numba' or 'torch'")
+    if backend == 'mmcv' and _mmcv_cuda_ops() is None:
+        raise RuntimeError("backend='mmcv' needs mmcv built with CUDA ops (FORCE_CUDA=1); "
+                           "use backend='auto' to fall back to PyTorch")
     return backend
 
 
