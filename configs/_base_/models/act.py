@@ -1,6 +1,7 @@
 # ACT stage 2: masked distillation of the frozen stage-1 autoencoder (configs/act_autoencoder.py).
-# act_stage1_checkpoint: the stage-1 .pth; the stage-1 model (and its 2D ViT checkpoint) comes
-# from ./act_autoencoder.py.
+# The teacher is the stage-1 model of ./act_autoencoder.py loaded from model.teacher.checkpoint
+# (default below); its 2D ViT file is model.teacher.model.vit_blocks.checkpoint. Override those
+# two keys (a child config's act_stage1_checkpoint variable would not reach them).
 _base_ = ['./act_autoencoder.py']
 
 act_stage1_checkpoint = 'work_dirs/act_autoencoder/epoch_300.pth'
