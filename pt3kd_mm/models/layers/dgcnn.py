@@ -1,5 +1,7 @@
 """DGCNN over group tokens (Point-BERT / ACT dVAE): edge convolutions on the kNN graph of the
 group centres."""
+from typing import Optional
+
 import torch
 from torch import Tensor, nn
 
@@ -31,9 +33,14 @@ class TokenDGCNN(nn.Module):
             nn.Linear(sum(c for _, c in widths), out_channels, bias=False),
             _GroupNormLast(4, out_channels), nn.LeakyReLU(0.2))
 
-    def forward(self, tokens: Tensor, centers: Tensor) -> Tensor:
-        k = min(self.k, centers.shape[1])
-        idx = knn_query(centers, centers, k).to(tokens.device)  # (B, G, k), self first
+    def graph(self, centers: Tensor) -> Tensor:
+        """(B, G, 3) centres -> (B, G, k) indices of each centre's k nearest (itself first)."""
+        return knn_query(centers, centers, min(self.k, centers.shape[1])).to(centers.device)
+
+    def forward(self, tokens: Tensor, centers: Tensor, idx: Optional[Tensor] = None) -> Tensor:
+        """``idx``: a precomputed ``graph(centers)``, to share it between DGCNNs."""
+        if idx is None:
+            idx = self.graph(centers)
         f = self.input_trans(tokens)
         outs = []
         for layer in self.edge_layers:

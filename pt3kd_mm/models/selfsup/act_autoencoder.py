@@ -97,7 +97,8 @@ class ACTAutoencoder(BaseModel):
                       hard: bool = False) -> Dict[str, Tensor]:
         """The same from already formed groups (B, G, K, 3) / (B, G, 3), e.g. a student's, so
         that teacher and student features describe the same groups."""
-        logits = self.dgcnn_1(self.patch_embed(neighborhood), centers)
+        graph = self.dgcnn_1.graph(centers)  # the same centre graph serves both DGCNNs
+        logits = self.dgcnn_1(self.patch_embed(neighborhood), centers, graph)
         codes = F.gumbel_softmax(logits, tau=self.gumbel_tau, hard=hard, dim=-1)
         x = self.input_proj(codes @ self.codebook)
         batch, p = x.shape[0], self.num_prompts
@@ -108,7 +109,7 @@ class ACTAutoencoder(BaseModel):
                 x = torch.cat([self.prompts[i].expand(batch, -1, -1), x[:, p:]], dim=1)
             x = self.vit.forward_block(i, x + pos)
         x = self.output_proj(self.vit.final_norm(x)[:, p:])
-        features = self.dgcnn_2(x, centers)
+        features = self.dgcnn_2(x, centers, graph)
         return dict(features=features, logits=logits, neighborhood=neighborhood,
                     centers=centers)
 
