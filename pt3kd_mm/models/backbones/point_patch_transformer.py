@@ -88,6 +88,11 @@ class PointPatchTransformer(BaseModule):
             trunc_normal_(self.cls_token, std=0.02)
             trunc_normal_(self.cls_pos, std=0.02)
 
+    @property
+    def num_prefix_tokens(self) -> int:
+        """Tokens that ``encode`` puts before the patch tokens (the CLS token)."""
+        return 1 if self.with_cls_token else 0
+
     # ------------------------------------------------------------------ stages
     def group(self, points: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
         """points (B, N, 3+) -> neighborhood (B, G, K, 3), centers (B, G, 3),
@@ -139,7 +144,8 @@ class PointPatchTransformer(BaseModule):
             mask: (B, G) bool, True = masked, the same count in every cloud.
 
         Returns:
-            (B, G_visible(+1), C) normed tokens, CLS first when ``with_cls_token``.
+            (B, num_prefix_tokens + G_visible, C) normed tokens, CLS first when
+            ``with_cls_token``.
         """
         batch, _, k, _ = neighborhood.shape
         visible = ~mask
@@ -156,17 +162,23 @@ class PointPatchTransformer(BaseModule):
         Returns:
             dict with ``tokens`` (B, G, C) normed patch tokens of the last block, ``cls_token``
             (B, C) when ``with_cls_token``, ``multi_level_tokens`` (the blocks of
-            ``out_indices``), ``centers`` (B, G, 3), ``center_indices`` (B, G) and
-            ``group_indices`` (B, G, K), indices into the N input points.
+            ``out_indices``), ``prefix_tokens`` (B, P, C) the tokens before the patches (CLS,
+            global queries) when there are any, ``centers`` (B, G, 3), ``center_indices``
+            (B, G) and ``group_indices`` (B, G, K), indices into the N input points.
         """
         neighborhood, centers, group_idx, center_idx = self.group(points)
         x, outs = self.encode(self.patch_embed(neighborhood), centers)
         out = dict(
-            tokens=x[:, 1:] if self.with_cls_token else x,
+            tokens=x[:, self.num_prefix_tokens:],
             multi_level_tokens=outs,
             centers=centers,
             center_indices=center_idx,
             group_indices=group_idx)
-        if self.with_cls_token:
+        if self.num_prefix_tokens:
             out['cls_token'] = x[:, 0]
+            out['prefix_tokens'] = x[:, :self.num_prefix_tokens]
         return out
+
+    def split_prefix(self, x: Tensor) -> Tuple[Tensor, Tensor]:
+        """(B, P + L, C) ``encode`` output -> prefix tokens (B, P, C), patch tokens (B, L, C)."""
+        return x[:, :self.num_prefix_tokens], x[:, self.num_prefix_tokens:]

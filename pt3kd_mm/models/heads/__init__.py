@@ -1,4 +1,5 @@
 from .cosine_distill_head import CosineDistillHead
+from .global_align_head import GlobalAlignHead
 from .point_reconstruction_head import PointReconstructionHead
 
-__all__ = ['CosineDistillHead', 'PointReconstructionHead']
+__all__ = ['CosineDistillHead', 'GlobalAlignHead', 'PointReconstructionHead']

@@ -33,10 +33,10 @@ class ACT(PointMAE):
 
     def loss(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
              **kwargs) -> Dict[str, Tensor]:
-        neighborhood, centers, mask, masked_tokens = self.masked_forward(inputs['points'])
-        target = self.teacher(neighborhood, centers, hard=True)['features']
-        target = target[mask].reshape(mask.shape[0], -1, target.shape[-1])
-        return dict(loss=self.head.loss(masked_tokens, target))
+        out = self.masked_forward(inputs['points'])
+        target = self.teacher(out.neighborhood, out.centers, hard=True)['features']
+        target = target[out.mask].reshape(out.mask.shape[0], -1, target.shape[-1])
+        return dict(loss=self.head.loss(out.masked_tokens, target))
 
     def predict(self, *args, **kwargs):
         raise RuntimeError('ACT stage 2 has no predict mode; export the encoder with '

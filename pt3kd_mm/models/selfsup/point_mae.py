@@ -1,5 +1,5 @@
 """Point-MAE: masked point modelling with a Chamfer reconstruction target."""
-from typing import Dict, List, Optional, Tuple
+from typing import Dict, List, NamedTuple, Optional
 
 import torch
 from mmpretrain.models.selfsup import BaseSelfSupervisor
@@ -10,6 +10,15 @@ from mmdet3d.structures import Det3DDataSample
 
 from ..layers.point_ops import nearest_neighbor_sq_dist
 from ..utils.masking import block_group_mask, random_group_mask
+
+
+class MaskedForward(NamedTuple):
+    """What ``PointMAE.masked_forward`` computes."""
+    neighborhood: Tensor  # (B, G, K, 3) re-centred groups
+    centers: Tensor  # (B, G, 3)
+    mask: Tensor  # (B, G) bool, True = masked
+    masked_tokens: Tensor  # (B, G_mask, C) decoded tokens of the masked groups
+    prefix_tokens: Tensor  # (B, P, C) the encoder's CLS / global queries (P may be 0)
 
 
 @MODELS.register_module()
@@ -65,25 +74,25 @@ class PointMAE(BaseSelfSupervisor):
         """Encoder features of whole clouds (``mode='tensor'``)."""
         return self.backbone(inputs['points'])
 
-    def masked_forward(self, points: Tensor) -> Tuple[Tensor, Tensor, Tensor, Tensor]:
-        """group -> mask -> encoder on the visible groups -> decoder.
-
-        Returns:
-            neighborhood (B, G, K, 3), centers (B, G, 3), mask (B, G) and the decoded tokens
-            of the masked groups (B, G_mask, C).
-        """
+    def masked_forward(self, points: Tensor) -> MaskedForward:
+        """group -> mask -> encoder on the visible groups -> decoder (see ``MaskedForward``)."""
         neighborhood, centers, _, _ = self.backbone.group(points)
         mask = self.generate_mask(centers)
-        visible_tokens = self.backbone.forward_visible(neighborhood, centers, mask)
-        if self.backbone.with_cls_token:
-            visible_tokens = visible_tokens[:, 1:]
-        return neighborhood, centers, mask, self.neck(visible_tokens, centers, mask)
+        encoded = self.backbone.forward_visible(neighborhood, centers, mask)
+        prefix_tokens, visible_tokens = self.backbone.split_prefix(encoded)
+        return MaskedForward(neighborhood, centers, mask,
+                             self.neck(visible_tokens, centers, mask), prefix_tokens)
 
     def loss(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
              **kwargs) -> Dict[str, Tensor]:
-        neighborhood, _, mask, masked_tokens = self.masked_forward(inputs['points'])
-        target = neighborhood[mask].reshape(mask.shape[0], -1, *neighborhood.shape[2:])
-        return dict(loss=self.head.loss(masked_tokens, target))
+        out = self.masked_forward(inputs['points'])
+        return dict(loss=self.head.loss(out.masked_tokens, self.masked_groups(out)))
+
+    @staticmethod
+    def masked_groups(out: MaskedForward) -> Tensor:
+        """The true points of the masked groups, (B, G_mask, K, 3)."""
+        return out.neighborhood[out.mask].reshape(out.mask.shape[0], -1,
+                                                  *out.neighborhood.shape[2:])
 
     @torch.no_grad()
     def predict(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
@@ -91,10 +100,10 @@ class PointMAE(BaseSelfSupervisor):
         """Reconstruct the masked groups and attach each cloud's masked CD-L2 (and CD-L1) to
         its data sample as ``chamfer_l2`` / ``chamfer_l1`` (metainfo), for
         ``MaskedReconstructionMetric``. Masks come from the global RNG (seeded by the runner)."""
-        neighborhood, _, mask, masked_tokens = self.masked_forward(inputs['points'])
-        pred = self.head.predict(masked_tokens)  # (B, M, K, 3)
+        out = self.masked_forward(inputs['points'])
+        pred = self.head.predict(out.masked_tokens)  # (B, M, K, 3)
         batch, k = pred.shape[0], pred.shape[2]
-        target = neighborhood[mask].reshape(batch * pred.shape[1], -1, 3)
+        target = self.masked_groups(out).reshape(batch * pred.shape[1], -1, 3)
         pred = pred.reshape(-1, k, 3)
         d1 = nearest_neighbor_sq_dist(pred, target).reshape(batch, -1)
         d2 = nearest_neighbor_sq_dist(target, pred).reshape(batch, -1)

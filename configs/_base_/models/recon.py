@@ -1,0 +1,48 @@
+# ReCon: Point-MAE (mask 0.6, Chamfer-L2) + cls / img / text global queries aligned with frozen
+# teachers. Image teacher: ViT-B/16 (ImageNet-21k) CLS feature (768); text teacher: CLIP
+# ViT-B/32 text tower (512). Weights are read from the files below (nothing is downloaded);
+# see README "Teacher weights" for how to obtain them. Loss: SmoothL1 as the reference code;
+# the paper's contrastive alignment is img_head/text_head loss=dict(type='SymmetricInfoNCELoss').
+embed_dims = 384
+num_heads = 6
+group_size = 32
+img_teacher = dict(
+    type='ViTImageTeacher',
+    checkpoint='data/pretrained/vit-base-p16_in21k-pre.pth',
+    arch='base', img_size=224, patch_size=16)
+text_teacher = dict(
+    type='CLIPTextTeacher', model_name='ViT-B-32',
+    checkpoint='data/pretrained/clip_vit_b32_openai.pth')
+model = dict(
+    type='ReCon',
+    mask_ratio=0.6,
+    mask_type='rand',
+    zero_shot_text_weight=0.25,
+    data_preprocessor=dict(type='PointCloudPreprocessor', num_channels=3),
+    backbone=dict(
+        type='ReConPointTransformer',
+        num_queries=3,
+        detach_local=True,
+        embed_dims=embed_dims,
+        depth=12,
+        num_heads=num_heads,
+        mlp_ratio=4.0,
+        num_groups=64,
+        group_size=group_size,
+        drop_path_rate=0.1),
+    neck=dict(
+        type='PointMAEDecoder', embed_dims=embed_dims, depth=4, num_heads=num_heads,
+        drop_path_rate=0.1),
+    head=dict(
+        type='PointReconstructionHead',
+        embed_dims=embed_dims,
+        group_size=group_size,
+        loss=dict(type='PointChamferLoss', mode='l2', loss_weight=1.0)),
+    img_head=dict(
+        type='GlobalAlignHead', embed_dims=embed_dims, target_dims=768,
+        loss=dict(type='mmdet.SmoothL1Loss', beta=1.0, loss_weight=1.0)),
+    text_head=dict(
+        type='GlobalAlignHead', embed_dims=embed_dims, target_dims=512,
+        loss=dict(type='mmdet.SmoothL1Loss', beta=1.0, loss_weight=1.0)),
+    img_teacher=img_teacher,
+    text_teacher=text_teacher)
