@@ -6,8 +6,18 @@ downloads::
     OUT/shapenet_pc/<synset>-<id>.npy      (8192, 3) float32 surface points, y up
     OUT/shapenet_img/<synset>-<id>.png     224 x 224 RGB rendered view (ReCon layout)
 
+and, with --modelnet40, a small dataset of the same shapes in the ModelNet40 layout of
+Point-BERT / ReCon (``modelnet40_normal_resampled``)::
+
+    OUT/modelnet40_shape_names.txt         class names (sphere, cube, ...), one per line
+    OUT/modelnet40_{train,test}.txt        <class>_<4 digits> per line
+    OUT/<class>/<class>_0001.txt           rows 'x,y,z,nx,ny,nz' (normals approximate)
+
 Usage: python tools/create_demo_data.py [--out data/demo_shapenet] [--train-per-class 40]
        [--test-per-class 10] [--num-points 8192] [--seed 0]
+       python tools/create_demo_data.py --modelnet40
+       [--out data/demo_modelnet40/modelnet40_normal_resampled] [--train-per-class 20]
+       [--test-per-class 5] [--num-points 2048] [--seed 0]
 """
 import argparse
 import json
@@ -165,18 +175,62 @@ def create_demo_data(out: str, train_per_class: int = 40, test_per_class: int = 
     return splits
 
 
+def create_modelnet40_demo(root: str, per_class_train: int = 20, per_class_test: int = 5,
+                           num_points: int = 2048, seed: int = 0) -> Dict[str, List[str]]:
+    """Write the demo classes in the ModelNet40 layout under ``root`` (the
+    ``modelnet40_normal_resampled`` folder) and return the shape ids of each split.
+
+    Train shapes are numbered from 1, test shapes after them (as ModelNet40 numbers them).
+    Normals are approximate: the unit direction from the shape's centroid (exact for spheres
+    only); the loaders of this repo keep xyz by default.
+    """
+    rng = np.random.default_rng(seed)
+    os.makedirs(root, exist_ok=True)
+    names = [name for name, _ in CLASSES.values()]
+    splits: Dict[str, List[str]] = {'train': [], 'test': []}
+    for name, sampler in CLASSES.values():
+        os.makedirs(osp.join(root, name), exist_ok=True)
+        for i in range(per_class_train + per_class_test):
+            shape_id = f'{name}_{i + 1:04d}'
+            pts = make_shape(rng, sampler, num_points)
+            radial = pts - pts.mean(0)
+            normals = radial / np.maximum(np.linalg.norm(radial, axis=1, keepdims=True), 1e-8)
+            np.savetxt(osp.join(root, name, shape_id + '.txt'),
+                       np.concatenate([pts, normals], 1), fmt='%.6f', delimiter=',')
+            splits['train' if i < per_class_train else 'test'].append(shape_id)
+    with open(osp.join(root, 'modelnet40_shape_names.txt'), 'w') as f:
+        f.write('\n'.join(names) + '\n')
+    for split, ids in splits.items():
+        with open(osp.join(root, f'modelnet40_{split}.txt'), 'w') as f:
+            f.write('\n'.join(ids) + '\n')
+    return splits
+
+
+# CLI defaults of each layout: out, train / test shapes per class, points per shape
+_DEFAULTS = dict(
+    shapenet55=('data/demo_shapenet', 40, 10, 8192),
+    modelnet40=('data/demo_modelnet40/modelnet40_normal_resampled', 20, 5, 2048))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
-    parser.add_argument('--out', default='data/demo_shapenet')
-    parser.add_argument('--train-per-class', type=int, default=40)
-    parser.add_argument('--test-per-class', type=int, default=10)
-    parser.add_argument('--num-points', type=int, default=8192)
+    parser.add_argument('--modelnet40', action='store_true',
+                        help='write the ModelNet40-layout demo instead of the ShapeNet-55 one')
+    parser.add_argument('--out', help=f'default {_DEFAULTS["shapenet55"][0]}, with '
+                        f'--modelnet40 {_DEFAULTS["modelnet40"][0]}')
+    parser.add_argument('--train-per-class', type=int, help='default 40 / 20 (--modelnet40)')
+    parser.add_argument('--test-per-class', type=int, help='default 10 / 5 (--modelnet40)')
+    parser.add_argument('--num-points', type=int, help='default 8192 / 2048 (--modelnet40)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
-    splits = create_demo_data(args.out, args.train_per_class, args.test_per_class,
-                              args.num_points, args.seed)
+    layout = 'modelnet40' if args.modelnet40 else 'shapenet55'
+    given = (args.out, args.train_per_class, args.test_per_class, args.num_points)
+    out, train, test, num_points = (d if v is None else v
+                                    for v, d in zip(given, _DEFAULTS[layout]))
+    create = create_modelnet40_demo if args.modelnet40 else create_demo_data
+    splits = create(out, train, test, num_points, args.seed)
     print(f'wrote {len(splits["train"])} train and {len(splits["test"])} test shapes of '
-          f'{len(CLASSES)} classes to {args.out}')
+          f'{len(CLASSES)} classes in the {layout} layout to {out}')
 
 
 if __name__ == '__main__':

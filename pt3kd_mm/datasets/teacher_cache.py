@@ -150,7 +150,7 @@ class TeacherFeatureCache:
                 raise ValueError(
                     f'teacher feature cache {cache_dir} was made by another teacher than the '
                     f'config\'s: ' + '; '.join(diffs) + '. Rebuild it with '
-                    f'tools/cache_teacher_features.py or point the config at the right cache.')
+                    'tools/cache_teacher_features.py or point the config at the right cache.')
         self.cache_dir = cache_dir
         self.features = np.load(feat_path, mmap_mode='r')
         if self.features.shape != (self.meta['num_rows'], self.meta['dims']):

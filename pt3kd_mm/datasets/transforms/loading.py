@@ -1,4 +1,4 @@
-"""Loading object point clouds stored as .npy files."""
+"""Loading object point clouds stored as .npy arrays or comma-separated .txt files."""
 from typing import Sequence
 
 import numpy as np
@@ -7,9 +7,31 @@ from mmcv.transforms import BaseTransform
 from mmdet3d.registry import TRANSFORMS
 
 
+def _read_cloud(path: str) -> np.ndarray:
+    """The array in ``path``: ``.txt`` files are parsed as comma-separated rows (ModelNet40's
+    ``x,y,z,nx,ny,nz``), anything else as ``.npy``."""
+    if str(path).lower().endswith('.txt'):
+        try:
+            with open(path) as f:
+                return np.loadtxt(f, delimiter=',', dtype=np.float32, ndmin=2)
+        except FileNotFoundError:
+            raise FileNotFoundError(f'point cloud file {path} does not exist') from None
+        except Exception as err:
+            raise ValueError(f'point cloud file {path} is unreadable as comma-separated '
+                             f'text: {err}') from err
+    try:
+        return np.load(path, allow_pickle=False)
+    except FileNotFoundError:
+        raise FileNotFoundError(f'point cloud file {path} does not exist') from None
+    except Exception as err:
+        raise ValueError(f'point cloud file {path} is unreadable as .npy: {err}') from err
+
+
 @TRANSFORMS.register_module()
 class LoadPointCloudNpy(BaseTransform):
-    """Reads ``results['pc_path']`` (an (N, >=3) .npy array) into ``results['points']``.
+    """Reads ``results['pc_path']`` into ``results['points']``: an (N, >=3) ``.npy`` array or a
+    ``.txt`` file of comma-separated rows (the ModelNet40 ``x,y,z,nx,ny,nz`` files; the name
+    stays for existing configs).
 
     Required keys: pc_path. Added keys: points (N, len(use_dims)) float32.
 
@@ -17,7 +39,7 @@ class LoadPointCloudNpy(BaseTransform):
     NaN / infinite values.
 
     Args:
-        use_dims: columns to keep (xyz by default).
+        use_dims: columns to keep (xyz by default; (0, 1, 2, 3, 4, 5) keeps ModelNet normals).
     """
 
     def __init__(self, use_dims: Sequence[int] = (0, 1, 2)) -> None:
@@ -25,12 +47,7 @@ class LoadPointCloudNpy(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         path = results['pc_path']
-        try:
-            points = np.load(path, allow_pickle=False)
-        except FileNotFoundError:
-            raise FileNotFoundError(f'point cloud file {path} does not exist') from None
-        except Exception as err:
-            raise ValueError(f'point cloud file {path} is unreadable as .npy: {err}') from err
+        points = _read_cloud(path)
         if points.size == 0:
             raise ValueError(f'point cloud file {path} is empty')
         if points.ndim != 2 or points.shape[1] <= max(self.use_dims):

@@ -1,0 +1,78 @@
+# ShapeNet-55 with the rendered view and a category prompt of each shape (ReCon pre-training).
+# Views: <data_root>/shapenet_img/<synset>-<id>.png (ShapeNet55Dataset puts them in img_path).
+# Images are normalised with CLIP's statistics (the teachers are CLIP); the reference code uses
+# ImageNet's. LoadRenderedImage gives RGB (the reference feeds cv2's BGR: to_rgb=False).
+_base_ = ['./shapenet55_pretrain.py']
+
+num_points = {{_base_.num_points}}
+image_size = 224
+# CLIP's mean / std of uint8 RGB images (x 255)
+clip_mean = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
+clip_std = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
+meta_keys = ('sample_idx', 'pc_path', 'category', 'category_name', 'img_path', 'text', 'flip')
+
+# The reference's RandAugmentMC(n=2, m=10) of FixMatch, as mmpretrain policies: two of these
+# 14 ops, each applied with p=0.5 at a magnitude drawn uniformly in FixMatch's range (its
+# v ~ randint(1, 10) mapped as in FixMatch: enhance factors 0.05 + 0.09 v (< 1), posterize
+# 4 + 0.4 v bits, rotate 3 v degrees, shear / translate 0.03 v, solarize at 256 - 25.6 v),
+# black fill for geometric ops as PIL's default; then a 16 x 16 grey cutout, always.
+# Sub-policy types carry the 'mmpretrain.' scope: they are built under default_scope mmdet3d.
+fixmatch_enhance = dict(magnitude_range=(-0.86, -0.14), random_negative_prob=0.)  # factor 1 + m
+fixmatch_geometric = dict(pad_val=0, interpolation='nearest')
+fixmatch_policies = [
+    dict(type='mmpretrain.AutoContrast'),
+    dict(type='mmpretrain.Brightness', **fixmatch_enhance),
+    dict(type='mmpretrain.ColorTransform', **fixmatch_enhance),
+    dict(type='mmpretrain.Contrast', **fixmatch_enhance),
+    dict(type='mmpretrain.Equalize'),
+    dict(type='Compose', transforms=[]),  # identity
+    dict(type='mmpretrain.Posterize', magnitude_range=(3, 7)),  # ceil -> 4..7 bits
+    dict(type='mmpretrain.Rotate', magnitude_range=(3, 27), **fixmatch_geometric),
+    dict(type='mmpretrain.Sharpness', **fixmatch_enhance),
+    dict(type='mmpretrain.Shear', magnitude_range=(0.03, 0.27), direction='horizontal',
+         **fixmatch_geometric),
+    dict(type='mmpretrain.Shear', magnitude_range=(0.03, 0.27), direction='vertical',
+         **fixmatch_geometric),
+    dict(type='mmpretrain.Solarize', magnitude_range=(26, 231)),
+    dict(type='mmpretrain.Translate', magnitude_range=(0.03, 0.27), direction='horizontal',
+         **fixmatch_geometric),
+    dict(type='mmpretrain.Translate', magnitude_range=(0.03, 0.27), direction='vertical',
+         **fixmatch_geometric),
+]
+
+# reference: resize to 256 x 256, flip, RandomResizedCrop(224, scale=(0.64, 1), bicubic),
+# RandAugmentMC(2, 10), to tensor, normalise
+train_image_pipeline = [
+    dict(type='LoadRenderedImage', to_rgb=True),
+    dict(type='Resize', scale=(256, 256), keep_ratio=False, interpolation='bicubic'),
+    dict(type='RandomFlip', prob=0.5, direction='horizontal'),
+    dict(type='mmpretrain.RandomResizedCrop', scale=image_size, crop_ratio_range=(0.64, 1.0),
+         interpolation='bicubic'),
+    dict(type='mmpretrain.RandAugment', policies=fixmatch_policies, num_policies=2,
+         magnitude_level=10, magnitude_std='inf', total_level=10),
+    dict(type='mmpretrain.Cutout', shape=16, pad_val=127, prob=1.0),
+    dict(type='Normalize', mean=clip_mean, std=clip_std, to_rgb=False),
+]
+train_pipeline = [
+    dict(type='LoadPointCloudNpy'),
+    dict(type='PointSubsample', num_points=num_points, method='random'),
+    dict(type='NormalizeToUnitSphere'),
+    dict(type='RandomScaleTranslate', scale_range=(2. / 3., 3. / 2.), translate_range=0.2),
+    *train_image_pipeline,
+    dict(type='RandomTextPrompt'),
+    dict(type='Pack3DDetInputs', keys=['points', 'img'], meta_keys=meta_keys),
+]
+# test_pipeline (points only, for the reconstruction metric) is the base's.
+
+# The augmentation-free CLIP view of each shape (CLIP's preprocessing: shorter side to 224
+# bicubic, centre crop, normalise) that tools/cache_teacher_features.py gives the image
+# teacher; unpacked: the tool appends Pack3DDetInputs(keys=['img']).
+img_test_pipeline = [
+    dict(type='LoadRenderedImage', to_rgb=True),
+    dict(type='mmpretrain.ResizeEdge', scale=image_size, edge='short', interpolation='bicubic',
+         backend='pillow'),
+    dict(type='CenterCrop', crop_size=image_size),
+    dict(type='Normalize', mean=clip_mean, std=clip_std, to_rgb=False),
+]
+
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
