@@ -3,11 +3,12 @@
 # of the ShapeNet-55 test split (configs/recon_zeroshot_modelnet40.py: ModelNet40).
 _base_ = ['./recon_pretrain.py']
 
+# OpenAI's ViT-B/32 weights (QuickGELU model), see configs/_base_/models/recon.py
 clip_checkpoint = 'data/pretrained/clip_vit_b32_openai.pth'
-clip_text_teacher = dict(type='CLIPTextTeacher', model_name='ViT-B-32',
+clip_text_teacher = dict(type='CLIPTextTeacher', model_name='ViT-B-32-quickgelu',
                          checkpoint=clip_checkpoint)
 model = dict(
-    img_teacher=dict(_delete_=True, type='CLIPImageTeacher', model_name='ViT-B-32',
+    img_teacher=dict(_delete_=True, type='CLIPImageTeacher', model_name='ViT-B-32-quickgelu',
                      checkpoint=clip_checkpoint),
     text_teacher=dict(_delete_=True, **clip_text_teacher),
     img_head=dict(target_dims=512))

@@ -15,8 +15,6 @@ from pt3kd_mm.datasets.transforms import RECON_TEMPLATES, recon_prompts
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 RECON_DATA_CFG = osp.join(REPO, 'configs', '_base_', 'datasets', 'shapenet55_recon.py')
 ZEROSHOT_DATA_CFG = osp.join(REPO, 'configs', 'recon_zeroshot_modelnet40.py')
-CLIP_MEAN = np.array([0.48145466, 0.4578275, 0.40821073]) * 255
-CLIP_STD = np.array([0.26862954, 0.26130258, 0.27577711]) * 255
 
 
 def _first_render(demo_root):
@@ -93,16 +91,13 @@ def test_random_text_prompt():
 def test_recon_train_pipeline(demo_root):
     cfg = _recon_cfg()
     ds = DATASETS.build(dict(cfg.train_dataloader.dataset, data_root=demo_root))
-    lo, hi = (0 - CLIP_MEAN) / CLIP_STD, (255 - CLIP_MEAN) / CLIP_STD
     np.random.seed(0)
     for idx in (0, 5, 17):
         item = ds[idx]
         img = item['inputs']['img']
-        assert img.shape == (3, 224, 224) and img.dtype == torch.float32
-        per_channel = img.flatten(1)
-        assert (per_channel.min(1).values >= torch.tensor(lo).float() - 1e-4).all()
-        assert (per_channel.max(1).values <= torch.tensor(hi).float() + 1e-4).all()
-        assert img.std() > 0.05  # not a constant image
+        # RGB 0-255: the image teachers normalise with their own statistics
+        assert img.shape == (3, 224, 224) and img.dtype == torch.uint8
+        assert img.float().std() > 5  # not a constant image
         assert item['inputs']['points'].shape == (256, 3)
         sample = item['data_samples']
         assert sample.category_name == ds.metainfo['classes'][sample.category]
@@ -120,10 +115,9 @@ def test_augmentation_free_image_pipeline(demo_root):
     a = pipeline(dict(info))['inputs']['img']
     b = pipeline(dict(info))['inputs']['img']
     assert a.shape == (3, 224, 224) and torch.equal(a, b)
-    # the demo views are 224 x 224: resize + centre crop keep them, only normalisation acts
-    rgb = np.asarray(Image.open(info['img_path']).convert('RGB'), np.float64)
-    expected = ((rgb - CLIP_MEAN) / CLIP_STD).transpose(2, 0, 1)
-    np.testing.assert_allclose(a.numpy(), expected, atol=1e-4)
+    # the demo views are 224 x 224: resize + centre crop keep them as they are (RGB)
+    rgb = np.asarray(Image.open(info['img_path']).convert('RGB'))
+    np.testing.assert_array_equal(a.numpy(), rgb.transpose(2, 0, 1))
 
 
 def test_preprocessor_stacks_images(demo_root):

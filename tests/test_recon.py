@@ -6,7 +6,6 @@ import pytest
 import torch
 
 from mmdet3d.registry import MODELS
-from mmdet3d.structures import Det3DDataSample
 from pt3kd_mm.evaluation.metrics.zero_shot_metric import accuracies, zero_shot_classify
 from pt3kd_mm.models.losses import symmetric_info_nce
 

@@ -1,14 +1,13 @@
 # ShapeNet-55 with the rendered view and a category prompt of each shape (ReCon pre-training).
 # Views: <data_root>/shapenet_img/<synset>-<id>.png (ShapeNet55Dataset puts them in img_path).
-# Images are normalised with CLIP's statistics (the teachers are CLIP); the reference code uses
-# ImageNet's. LoadRenderedImage gives RGB (the reference feeds cv2's BGR: to_rgb=False).
+# Views stay RGB uint8 (0-255): each image teacher normalises its input with its own mean /
+# std (CLIP's, ImageNet's, 0.5 for in21k ViTs), so swapping teachers needs no pipeline change
+# (the reference code normalises with ImageNet's statistics for every teacher).
+# LoadRenderedImage gives RGB (the reference feeds cv2's BGR: to_rgb=False).
 _base_ = ['./shapenet55_pretrain.py']
 
 num_points = {{_base_.num_points}}
 image_size = 224
-# CLIP's mean / std of uint8 RGB images (x 255)
-clip_mean = [0.48145466 * 255, 0.4578275 * 255, 0.40821073 * 255]
-clip_std = [0.26862954 * 255, 0.26130258 * 255, 0.27577711 * 255]
 meta_keys = ('sample_idx', 'pc_path', 'category', 'category_name', 'img_path', 'text', 'flip')
 
 # The reference's RandAugmentMC(n=2, m=10) of FixMatch, as mmpretrain policies: two of these
@@ -41,7 +40,7 @@ fixmatch_policies = [
 ]
 
 # reference: resize to 256 x 256, flip, RandomResizedCrop(224, scale=(0.64, 1), bicubic),
-# RandAugmentMC(2, 10), to tensor, normalise
+# RandAugmentMC(2, 10), to tensor (normalising is the teacher's job here, see above)
 train_image_pipeline = [
     dict(type='LoadRenderedImage', to_rgb=True),
     dict(type='Resize', scale=(256, 256), keep_ratio=False, interpolation='bicubic'),
@@ -51,7 +50,6 @@ train_image_pipeline = [
     dict(type='mmpretrain.RandAugment', policies=fixmatch_policies, num_policies=2,
          magnitude_level=10, magnitude_std='inf', total_level=10),
     dict(type='mmpretrain.Cutout', shape=16, pad_val=127, prob=1.0),
-    dict(type='Normalize', mean=clip_mean, std=clip_std, to_rgb=False),
 ]
 train_pipeline = [
     dict(type='LoadPointCloudNpy'),
@@ -64,15 +62,14 @@ train_pipeline = [
 ]
 # test_pipeline (points only, for the reconstruction metric) is the base's.
 
-# The augmentation-free CLIP view of each shape (CLIP's preprocessing: shorter side to 224
-# bicubic, centre crop, normalise) that tools/cache_teacher_features.py gives the image
+# The augmentation-free view of each shape (CLIP's preprocessing: shorter side to 224 bicubic,
+# centre crop; the teacher normalises) that tools/cache_teacher_features.py gives the image
 # teacher; unpacked: the tool appends Pack3DDetInputs(keys=['img']).
 img_test_pipeline = [
     dict(type='LoadRenderedImage', to_rgb=True),
     dict(type='mmpretrain.ResizeEdge', scale=image_size, edge='short', interpolation='bicubic',
          backend='pillow'),
     dict(type='CenterCrop', crop_size=image_size),
-    dict(type='Normalize', mean=clip_mean, std=clip_std, to_rgb=False),
 ]
 
 train_dataloader = dict(dataset=dict(pipeline=train_pipeline))

@@ -6,12 +6,17 @@
 embed_dims = 384
 num_heads = 6
 group_size = 32
+# timm's vit_base_patch16_224.augreg_in21k state dict (in21k ViTs expect mean = std = 0.5);
+# an mmpretrain ViT-B/16 checkpoint works with source='mmpretrain'
 img_teacher = dict(
     type='ViTImageTeacher',
-    checkpoint='data/pretrained/vit-base-p16_in21k-pre.pth',
-    arch='base', img_size=224, patch_size=16)
+    checkpoint='data/pretrained/vit_base_patch16_224_in21k.pth',
+    source='timm', arch='base', img_size=224, patch_size=16,
+    mean=(0.5, 0.5, 0.5), std=(0.5, 0.5, 0.5))
+# OpenAI's CLIP weights need QuickGELU: open_clip's 'ViT-B-32-quickgelu' (plain 'ViT-B-32'
+# builds GELU and would load those weights without error but give wrong features)
 text_teacher = dict(
-    type='CLIPTextTeacher', model_name='ViT-B-32',
+    type='CLIPTextTeacher', model_name='ViT-B-32-quickgelu',
     checkpoint='data/pretrained/clip_vit_b32_openai.pth')
 model = dict(
     type='ReCon',

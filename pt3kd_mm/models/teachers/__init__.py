@@ -1,4 +1,6 @@
 from .base_teacher import ConfigModelTeacher, FrozenTeacher
+from .clip_teachers import CLIPImageTeacher, CLIPTextTeacher, ViTImageTeacher
 from .frozen_vit_blocks import FrozenViTBlocks
 
-__all__ = ['ConfigModelTeacher', 'FrozenTeacher', 'FrozenViTBlocks']
+__all__ = ['CLIPImageTeacher', 'CLIPTextTeacher', 'ConfigModelTeacher', 'FrozenTeacher',
+           'FrozenViTBlocks', 'ViTImageTeacher']

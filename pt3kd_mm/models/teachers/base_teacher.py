@@ -24,17 +24,32 @@ class FrozenTeacher(BaseModule):
     * eval mode forever (``train()`` is a no-op for it) and a no-grad ``forward``.
 
     Subclasses implement ``build_network`` and ``forward_teacher`` and may override
-    ``convert_state_dict`` to accept other checkpoint layouts.
+    ``convert_state_dict`` to accept other checkpoint layouts, and ``load_network`` to accept
+    another explicit source of weights than a file.
 
     Args:
-        checkpoint: path of the teacher's weights.
+        checkpoint: path of the teacher's weights (``None`` only where a subclass's
+            ``load_network`` has another explicit source, e.g. an open_clip pretrained tag).
         prefix: keep only the checkpoint keys under this prefix (stripped), e.g. 'backbone.'.
     """
 
     how_to_get: str = ''
 
-    def __init__(self, checkpoint: str, prefix: str = '') -> None:
+    def __init__(self, checkpoint: Optional[str], prefix: str = '') -> None:
         super().__init__(init_cfg=None)
+        network = self.load_network(checkpoint, prefix)
+        network.requires_grad_(False)
+        network.eval()
+        # outside the module tree on purpose (see the class docstring)
+        object.__setattr__(self, 'network', network)
+        self.checkpoint = checkpoint
+        self.train(False)
+
+    def load_network(self, checkpoint: Optional[str], prefix: str) -> nn.Module:
+        """Build the network and load its weights from the local file ``checkpoint``.
+
+        Subclasses with another explicit source of weights (e.g. an open_clip pretrained tag)
+        override this and call ``super().load_network`` for the file case."""
         if not checkpoint or not osp.isfile(osp.expanduser(checkpoint)):
             raise FileNotFoundError(
                 f'{type(self).__name__}: teacher checkpoint {checkpoint!r} does not exist. '
@@ -50,12 +65,7 @@ class FrozenTeacher(BaseModule):
             raise KeyError(f'{type(self).__name__}: {checkpoint} does not match the teacher: '
                            f'missing keys {result.missing_keys[:10]}, unexpected keys '
                            f'{result.unexpected_keys[:10]} (prefix {prefix!r})')
-        network.requires_grad_(False)
-        network.eval()
-        # outside the module tree on purpose (see the class docstring)
-        object.__setattr__(self, 'network', network)
-        self.checkpoint = checkpoint
-        self.train(False)
+        return network
 
     @staticmethod
     def _read(checkpoint: str, prefix: str) -> Dict[str, torch.Tensor]:

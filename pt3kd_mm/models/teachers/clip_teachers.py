@@ -1,0 +1,505 @@
+"""Frozen 2D teachers of ReCon: the CLIP image and text towers (open_clip) and a ViT image
+encoder (mmpretrain ``VisionTransformer``, from an mmpretrain or timm checkpoint).
+
+All three follow the teacher contract of :class:`FrozenTeacher`: weights from a local file
+(the CLIP teachers also accept an explicit open_clip pretrained tag, for users with network
+access), frozen, outside the student's ``parameters()`` / ``state_dict()``, eval forever.
+"""
+import copy
+import difflib
+import json
+import logging
+import os.path as osp
+import re
+import zipfile
+from typing import Dict, List, Optional, Sequence, Tuple, Union
+
+import torch
+from torch import Tensor, nn
+
+from mmdet3d.registry import MODELS
+
+from .base_teacher import FrozenTeacher
+
+IMAGENET_MEAN = (0.485, 0.456, 0.406)
+IMAGENET_STD = (0.229, 0.224, 0.225)
+
+_HOW_TO_GET_CLIP = (
+    'On a machine with network access save the open_clip model once and copy the file here: '
+    "model = open_clip.create_model('ViT-B-32-quickgelu', pretrained='openai'); "
+    'torch.save(model.state_dict(), PATH); then pass checkpoint=PATH with the same '
+    "model_name (OpenAI's weights were trained with QuickGELU: use the '-quickgelu' model "
+    "names, or open_clip_kwargs=dict(force_quick_gelu=True)). An open_clip_pytorch_model.bin "
+    '/ .safetensors from the Hugging Face hub or an OpenAI CLIP .pt works as well. '
+    'tools/misc/random_clip_checkpoint.py writes a random stand-in for demos and tests.')
+
+
+def _jsonable(obj):
+    """A JSON-serialisable copy of ``obj`` (tuples become lists, other objects strings)."""
+    return json.loads(json.dumps(obj, default=str))
+
+
+def _not_random_init_warning(record: logging.LogRecord) -> bool:
+    """Drops open_clip's 'initialized randomly' warning for a model whose weights follow."""
+    return not record.getMessage().startswith('No pretrained weights loaded')
+
+
+def _is_torchscript(path: str) -> bool:
+    """Whether ``path`` is a TorchScript archive (e.g. OpenAI's original CLIP ``.pt`` files)."""
+    if not zipfile.is_zipfile(path):
+        return False
+    with zipfile.ZipFile(path) as archive:
+        return any(name.endswith('constants.pkl') for name in archive.namelist())
+
+
+def normalize_images(images: Tensor, mean: Sequence[float], std: Sequence[float],
+                     image_size: Tuple[int, int], owner: str) -> Tensor:
+    """(B, 3, H, W) RGB images in 0-255 -> ``(images / 255 - mean) / std``.
+
+    Image teachers normalise their input themselves, so one data pipeline (RGB, 0-255) serves
+    any image teacher and a swapped teacher can never see another's statistics.
+    """
+    if images.dim() != 4 or images.shape[1] != 3:
+        raise ValueError(f'{owner} expects (B, 3, H, W) RGB images, got {tuple(images.shape)}')
+    if tuple(images.shape[-2:]) != tuple(image_size):
+        raise ValueError(f'{owner} expects {tuple(image_size)} images, got '
+                         f'{tuple(images.shape[-2:])}; resize / crop them in the pipeline')
+    mean_t = images.new_tensor(mean).view(1, 3, 1, 1) * 255
+    std_t = images.new_tensor(std).view(1, 3, 1, 1) * 255
+    return (images - mean_t) / std_t
+
+
+class _ImageTower(nn.Module):
+    """Holds CLIP's ``visual`` under its own name, so the state dict keys match the
+    checkpoint's (``visual.*``)."""
+
+    def __init__(self, visual: nn.Module) -> None:
+        super().__init__()
+        self.visual = visual
+
+    def forward(self, images: Tensor) -> Tensor:
+        return self.visual(images)
+
+
+class _OpenCLIPTeacher(FrozenTeacher):
+    """The common part of the CLIP image and text teachers: building an open_clip model from
+    a name or a config, weights from a file or a pretrained tag, keeping one tower.
+
+    Args:
+        model_name: open_clip model name (see ``open_clip.list_models()``); ignored when
+            ``model_cfg`` is given. 'hf-hub:' names are refused (they read the network);
+            'local-dir:' names work offline.
+        checkpoint: a local weights file: a plain CLIP state dict, an open_clip ``.bin`` /
+            ``.pt`` / ``.safetensors``, an open_clip training checkpoint (``state_dict``) or
+            OpenAI's TorchScript ``.pt``. The whole CLIP state dict is accepted; only the
+            tower's keys are kept.
+        pretrained: an open_clip pretrained tag (e.g. 'openai', 'laion2b_s34b_b79k'), used
+            only without ``checkpoint``; downloads the weights (network access needed).
+        model_cfg: an open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``, ...)
+            built with ``open_clip.CLIP`` (``CustomTextCLIP`` for ``custom_text``) directly.
+        open_clip_kwargs: extra keyword arguments of ``open_clip.create_model`` (e.g.
+            ``force_quick_gelu=True``), or, with ``model_cfg``, of the model class (e.g.
+            ``quick_gelu=True``).
+    """
+
+    how_to_get = _HOW_TO_GET_CLIP
+
+    def __init__(self,
+                 model_name: str = 'ViT-B-32',
+                 checkpoint: Optional[str] = None,
+                 pretrained: Optional[str] = None,
+                 model_cfg: Optional[dict] = None,
+                 open_clip_kwargs: Optional[dict] = None) -> None:
+        self.model_name = model_name
+        self.pretrained = pretrained
+        self.model_cfg = copy.deepcopy(model_cfg)
+        self.open_clip_kwargs = dict(open_clip_kwargs or {})
+        self._check_args(checkpoint)
+        super().__init__(checkpoint)
+
+    # ------------------------------------------------------------------ arguments
+    def _check_args(self, checkpoint: Optional[str]) -> None:
+        name = type(self).__name__
+        if checkpoint and self.pretrained:
+            raise ValueError(f'{name}: pass either checkpoint= (a local file) or pretrained= '
+                             f'(an open_clip tag), not both (got {checkpoint!r} and '
+                             f'{self.pretrained!r})')
+        if not checkpoint and not self.pretrained:
+            raise FileNotFoundError(
+                f'{name}: no teacher weights given: pass checkpoint=<local weights file> (or '
+                f'pretrained=<open_clip tag> on a machine with network access). '
+                f'{self.how_to_get}')
+        if self.model_cfg is not None:
+            if self.pretrained:
+                raise ValueError(f'{name}: pretrained={self.pretrained!r} needs a named open_clip '
+                                 f'model (model_name=), not model_cfg; use checkpoint= for the '
+                                 f'weights of a model_cfg')
+            if 'multimodal_cfg' in self.model_cfg:
+                raise ValueError(f'{name}: CoCa configs (multimodal_cfg) are not supported')
+            return
+        if self.model_name.startswith('hf-hub:'):
+            raise ValueError(f'{name}: model_name {self.model_name!r} reads its config from the '
+                             f'network; use the built-in name, a local-dir: folder or model_cfg=')
+        import open_clip
+        if open_clip.get_model_config(self.model_name) is None:
+            close = difflib.get_close_matches(self.model_name, open_clip.list_models(), n=5)
+            raise ValueError(f'{name}: unknown open_clip model_name {self.model_name!r}; close '
+                             f'names: {close} (all: open_clip.list_models())')
+        if self.pretrained:
+            tags = open_clip.list_pretrained_tags_by_model(self.model_name)
+            if self.pretrained.lower().replace('-', '_') not in tags:
+                raise ValueError(
+                    f'{name}: unknown pretrained tag {self.pretrained!r} for open_clip model '
+                    f'{self.model_name!r}; valid tags: {tags}. For a local weights file use '
+                    f'checkpoint= instead.')
+
+    def identity(self) -> dict:
+        """What identifies this teacher's outputs besides the checkpoint file (JSON-safe)."""
+        return _jsonable(dict(
+            type=type(self).__name__,
+            model_name=None if self.model_cfg is not None else self.model_name,
+            pretrained=self.pretrained,
+            model_cfg=self.model_cfg,
+            open_clip_kwargs=self.open_clip_kwargs))
+
+    # ------------------------------------------------------------------ building
+    def _build_clip(self) -> nn.Module:
+        """A randomly initialised open_clip model, without network I/O."""
+        import open_clip
+        if self.model_cfg is not None:
+            cfg = copy.deepcopy(self.model_cfg)
+            cfg.update(self.open_clip_kwargs)
+            text_cfg = cfg['text_cfg']
+            hf_text = 'hf_model_name' in text_cfg
+            if hf_text:
+                text_cfg['hf_model_pretrained'] = False
+            if 'timm_model_name' in cfg['vision_cfg']:
+                cfg['vision_cfg']['timm_model_pretrained'] = False
+            model_class = open_clip.CustomTextCLIP if cfg.pop('custom_text', False) or hf_text \
+                else open_clip.CLIP
+            model = model_class(**cfg)
+            size = model.visual.image_size if hasattr(model.visual, 'image_size') else 224
+            open_clip.model.set_model_preprocess_cfg(model, dict(
+                size=size, mean=open_clip.OPENAI_DATASET_MEAN, std=open_clip.OPENAI_DATASET_STD))
+            return model
+        kwargs = dict(self.open_clip_kwargs)
+        # no tower weights from the hub and none from a local-dir: folder: only `checkpoint`
+        kwargs.update(pretrained_image=False, pretrained_text=False, load_weights=False)
+        root = logging.getLogger()
+        root.addFilter(_not_random_init_warning)  # the weights are loaded right after
+        try:
+            return open_clip.create_model(self.model_name, pretrained=None, **kwargs)
+        finally:
+            root.removeFilter(_not_random_init_warning)
+
+    def _config(self) -> dict:
+        """The open_clip model config (``embed_dim``, ``vision_cfg``, ``text_cfg``, ...)."""
+        import open_clip
+        return self.model_cfg if self.model_cfg is not None else \
+            open_clip.get_model_config(self.model_name)
+
+    def _download_clip(self) -> nn.Module:
+        """The open_clip model with the weights of ``self.pretrained`` (network I/O)."""
+        import open_clip
+        kwargs = dict(self.open_clip_kwargs)
+        tag_cfg = open_clip.pretrained.get_pretrained_cfg(self.model_name, self.pretrained)
+        model_quick_gelu = open_clip.get_model_config(self.model_name).get('quick_gelu', False)
+        if tag_cfg.get('quick_gelu', False) and not model_quick_gelu:
+            # open_clip only warns here; the tag's weights are wrong without QuickGELU
+            kwargs.setdefault('force_quick_gelu', True)
+        try:
+            return open_clip.create_model(self.model_name, pretrained=self.pretrained, **kwargs)
+        except Exception as err:
+            raise RuntimeError(
+                f'{type(self).__name__}: could not get the open_clip weights of '
+                f'{self.model_name!r} / pretrained={self.pretrained!r} ({err}). Download them on '
+                f'a machine with network access and pass checkpoint=PATH instead: '
+                f'{self.how_to_get}') from err
+
+    def load_network(self, checkpoint: Optional[str], prefix: str) -> nn.Module:
+        if self.pretrained and not checkpoint:
+            return self.take_tower(self._download_clip())
+        return super().load_network(checkpoint, prefix)
+
+    def build_network(self) -> nn.Module:
+        return self.take_tower(self._build_clip())
+
+    def take_tower(self, clip: nn.Module) -> nn.Module:
+        """Keep only this teacher's tower of ``clip`` (and remember what it needs)."""
+        raise NotImplementedError
+
+    # ------------------------------------------------------------------ weights
+    def _read(self, checkpoint: str, prefix: str) -> Dict[str, Tensor]:
+        path = osp.expanduser(checkpoint)
+        if path.endswith('.safetensors'):
+            from safetensors.torch import load_file
+            return load_file(path, device='cpu')
+        if _is_torchscript(path):
+            state = torch.jit.load(path, map_location='cpu').state_dict()
+            # scripted / traced archives also keep derived buffers (attn_mask)
+            for key in ('input_resolution', 'context_length', 'vocab_size', 'attn_mask'):
+                state.pop(key, None)
+            return state
+        return FrozenTeacher._read(checkpoint, prefix)
+
+    def convert_state_dict(self, state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        return {k[len('module.'):] if k.startswith('module.') else k: v
+                for k, v in state.items()}
+
+    @property
+    def _param(self) -> Tensor:
+        return next(self.network.parameters())
+
+
+@MODELS.register_module()
+class CLIPImageTeacher(_OpenCLIPTeacher):
+    """CLIP's image tower (open_clip), frozen: images -> the projected image embedding.
+
+    ``forward(images)``: (B, 3, H, W) RGB images in 0-255 of size ``image_size`` (the teacher
+    normalises them with ``mean`` / ``std``) -> (B, D) = ``encode_image(normalised,
+    normalize=False)`` (the CLS token after ``ln_post`` times ``proj``; D = ``embed_dims``, 512
+    for ViT-B-32).
+
+    Attributes:
+        embed_dims: D.
+        image_size: (H, W) the tower was trained at.
+        mean, std: per-channel normalisation of RGB images in 0-1 units (CLIP's
+            OPENAI_DATASET_MEAN / STD unless the pretrained tag says otherwise).
+
+    See :class:`_OpenCLIPTeacher` for the arguments. Only the image tower is kept.
+    """
+
+    def __init__(self,
+                 model_name: str = 'ViT-B-32',
+                 checkpoint: Optional[str] = None,
+                 pretrained: Optional[str] = None,
+                 model_cfg: Optional[dict] = None,
+                 open_clip_kwargs: Optional[dict] = None) -> None:
+        super().__init__(model_name, checkpoint, pretrained, model_cfg, open_clip_kwargs)
+
+    def take_tower(self, clip: nn.Module) -> nn.Module:
+        import open_clip
+        visual = clip.visual
+        cfg = open_clip.get_model_preprocess_cfg(clip)
+        size = cfg.get('size', getattr(visual, 'image_size', 224))
+        self.image_size: Tuple[int, int] = tuple(int(s) for s in (
+            (size, size) if isinstance(size, int) else size))
+        self.mean: Tuple[float, ...] = tuple(cfg.get('mean', open_clip.OPENAI_DATASET_MEAN))
+        self.std: Tuple[float, ...] = tuple(cfg.get('std', open_clip.OPENAI_DATASET_STD))
+        self.embed_dims: int = int(getattr(visual, 'output_dim', None)
+                                   or self._config()['embed_dim'])
+        return _ImageTower(visual)
+
+    def convert_state_dict(self, state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        state = super().convert_state_dict(state)
+        visual = {k: v for k, v in state.items() if k.startswith('visual.')}
+        # a file with the image tower alone (keys of clip.visual) is accepted as well
+        return visual if visual else {f'visual.{k}': v for k, v in state.items()}
+
+    def preprocess(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) RGB in 0-255 -> normalised with ``mean`` / ``std``, tower dtype."""
+        return normalize_images(images.to(self._param.dtype), self.mean, self.std,
+                                self.image_size, type(self).__name__)
+
+    def forward_teacher(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) RGB images in 0-255 -> (B, D) image embeddings (not L2-normalised)."""
+        return self.network(self.preprocess(images))
+
+
+@MODELS.register_module()
+class CLIPTextTeacher(_OpenCLIPTeacher):
+    """CLIP's text tower (open_clip), frozen: texts -> the projected text embedding.
+
+    ``forward(texts)``: B strings -> (B, D) = ``encode_text(tokens, normalize=False)`` (the
+    end-of-text token's feature after ``ln_final`` times ``text_projection``). Texts are
+    tokenised offline with open_clip's bundled BPE vocabulary (``SimpleTokenizer``, the
+    tokenizer of OpenAI-style models; models that need a Hugging Face tokenizer are refused
+    unless their weights come from a pretrained tag) and truncated to ``context_length``.
+
+    Attributes:
+        embed_dims: D.
+        context_length: tokens per text.
+        tokenizer: callable, list of B strings -> (B, context_length) LongTensor.
+
+    See :class:`_OpenCLIPTeacher` for the arguments. Only the text tower is kept.
+    """
+
+    def __init__(self,
+                 model_name: str = 'ViT-B-32',
+                 checkpoint: Optional[str] = None,
+                 pretrained: Optional[str] = None,
+                 model_cfg: Optional[dict] = None,
+                 open_clip_kwargs: Optional[dict] = None) -> None:
+        super().__init__(model_name, checkpoint, pretrained, model_cfg, open_clip_kwargs)
+
+    def take_tower(self, clip: nn.Module) -> nn.Module:
+        clip.visual = None
+        # the contrastive temperature is no part of the text features
+        clip.logit_scale = None
+        if getattr(clip, 'logit_bias', None) is not None:
+            clip.logit_bias = None
+        self.context_length: int = int(clip.context_length)
+        self._custom_text = hasattr(clip, 'text')
+        projection = clip.text.text_projection if hasattr(clip, 'text') else \
+            clip.text_projection
+        if isinstance(projection, nn.Linear):
+            self.embed_dims: int = projection.out_features
+        elif isinstance(projection, Tensor):
+            self.embed_dims = projection.shape[1]
+        else:  # no projection: the text width
+            self.embed_dims = (clip.text if hasattr(clip, 'text') else clip).transformer.width
+        self.tokenizer = self._make_tokenizer()
+        return clip
+
+    def _make_tokenizer(self):
+        """open_clip's BPE tokenizer, built without network I/O."""
+        import open_clip
+        text_cfg = self._config().get('text_cfg', {})
+        needs_hf = bool(text_cfg.get('hf_tokenizer_name')) or (
+            self.model_cfg is None and 'siglip' in self.model_name.lower())
+        if needs_hf:
+            if self.pretrained:  # the user allowed network I/O
+                return open_clip.get_tokenizer(self.model_name,
+                                               context_length=self.context_length)
+            raise ValueError(
+                f'{type(self).__name__}: the text tower of {self.model_name!r} needs a Hugging '
+                f'Face tokenizer ({text_cfg.get("hf_tokenizer_name") or "SigLIP"}), which is '
+                f'not available offline; use an OpenAI-style CLIP (BPE tokenizer)')
+        return open_clip.SimpleTokenizer(context_length=self.context_length,
+                                         **text_cfg.get('tokenizer_kwargs', {}))
+
+    def convert_state_dict(self, state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        state = super().convert_state_dict(state)
+        state = {k: v for k, v in state.items()
+                 if not k.startswith('visual.') and k not in ('logit_scale', 'logit_bias')}
+        if self._custom_text and 'positional_embedding' in state:
+            # a CLIP-layout file for a CustomTextCLIP (text tower under ``text.``)
+            from open_clip.model import convert_to_custom_text_state_dict
+            state = convert_to_custom_text_state_dict(state)
+        return state
+
+    def tokenize(self, texts: Union[str, Sequence[str]]) -> Tensor:
+        """B strings -> (B, context_length) token ids on the teacher's device."""
+        if isinstance(texts, str):
+            texts = [texts]
+        return self.tokenizer(list(texts)).to(self._param.device)
+
+    @torch.no_grad()
+    def encode_tokens(self, tokens: Tensor) -> Tensor:
+        """(B, L) token ids -> (B, D) text embeddings (not L2-normalised)."""
+        return self.network.encode_text(tokens.to(self._param.device), normalize=False)
+
+    def forward_teacher(self, texts: Union[str, Sequence[str]]) -> Tensor:
+        """B strings -> (B, D) text embeddings (not L2-normalised)."""
+        return self.encode_tokens(self.tokenize(texts))
+
+
+# timm ViT names -> mmpretrain VisionTransformer names
+_TIMM_TO_MMPRETRAIN_VIT = [
+    (r'^patch_embed\.proj\.', 'patch_embed.projection.'),
+    (r'^blocks\.(\d+)\.norm1\.', r'layers.\1.ln1.'),
+    (r'^blocks\.(\d+)\.norm2\.', r'layers.\1.ln2.'),
+    (r'^blocks\.(\d+)\.attn\.(qkv|proj)\.', r'layers.\1.attn.\2.'),
+    (r'^blocks\.(\d+)\.mlp\.fc1\.', r'layers.\1.ffn.layers.0.0.'),
+    (r'^blocks\.(\d+)\.mlp\.fc2\.', r'layers.\1.ffn.layers.1.'),
+    (r'^norm\.', 'ln1.'),
+]
+# classifier parts the CLS feature does not use
+_TIMM_DROPPED = ('head.', 'head_drop.', 'pre_logits.')
+_MMPRETRAIN_DROPPED = ('head.', 'neck.', 'data_preprocessor.')
+
+
+@MODELS.register_module()
+class ViTImageTeacher(FrozenTeacher):
+    """ReCon's default image teacher: a ViT's CLS token after the final norm, frozen.
+
+    The network is mmpretrain's ``VisionTransformer(arch, patch_size, img_size,
+    out_type='cls_token', final_norm=True)``.
+
+    ``forward(images)``: (B, 3, H, W) RGB images in 0-255 (normalised inside with ``mean`` /
+    ``std``) -> (B, C) CLS features
+    (C = ``embed_dims``, 768 for 'base').
+
+    Args:
+        checkpoint: local weights file.
+        arch: mmpretrain arch name ('base', 'large', 'deit-small', ...), 'small' (timm's /
+            DeiT's 384-wide 12-layer ViT-S, not mmpretrain's own 768 x 8 'small') or a dict
+            with embed_dims, num_layers, num_heads, feedforward_channels.
+        img_size: input size the position embedding is built for.
+        patch_size: patch size.
+        source: the checkpoint's layout: 'mmpretrain' (a classifier / backbone checkpoint,
+            keys ``backbone.*`` or bare) or 'timm' (a timm ViT state dict such as
+            ``vit_base_patch16_224_in21k``; converted to mmpretrain names, the classifier head
+            and pre-logits are dropped).
+        mean, std: per-channel normalisation of RGB images in 0-1 units that the weights
+            expect (ImageNet's by default; Google's in21k ViTs, e.g. timm's
+            ``vit_base_patch16_224_in21k``, were trained with mean = std = (0.5, 0.5, 0.5)).
+    """
+
+    how_to_get = (
+        'Save the ViT once where it can be downloaded and copy the file here: timm: '
+        'torch.save(timm.create_model("vit_base_patch16_224.augreg_in21k", '
+        'pretrained=True).state_dict(), PATH) with source="timm"; mmpretrain: a '
+        'VisionTransformer checkpoint from its model zoo with source="mmpretrain". '
+        'tools/misc/random_vit_checkpoint.py writes a random stand-in.')
+
+    def __init__(self,
+                 checkpoint: str,
+                 arch: Union[str, dict] = 'base',
+                 img_size: int = 224,
+                 patch_size: int = 16,
+                 source: str = 'mmpretrain',
+                 mean: Sequence[float] = IMAGENET_MEAN,
+                 std: Sequence[float] = IMAGENET_STD) -> None:
+        if source not in ('mmpretrain', 'timm'):
+            raise ValueError(f"source must be 'mmpretrain' or 'timm', got {source!r}")
+        self.arch, self.img_size, self.patch_size, self.source = arch, img_size, patch_size, \
+            source
+        self.mean: Tuple[float, ...] = tuple(float(m) for m in mean)
+        self.std: Tuple[float, ...] = tuple(float(s) for s in std)
+        super().__init__(checkpoint)
+        self.embed_dims: int = int(self.network.embed_dims)
+        self.image_size: Tuple[int, int] = tuple(int(s) for s in (
+            (img_size, img_size) if isinstance(img_size, int) else img_size))
+
+    def identity(self) -> dict:
+        """What identifies this teacher's outputs besides the checkpoint file (JSON-safe)."""
+        return _jsonable(dict(type=type(self).__name__, arch=self.arch, img_size=self.img_size,
+                              patch_size=self.patch_size, source=self.source))
+
+    def build_network(self) -> nn.Module:
+        from mmpretrain.models import VisionTransformer
+        arch = 'deit-small' if self.arch == 'small' else self.arch
+        return VisionTransformer(arch=arch, img_size=self.img_size, patch_size=self.patch_size,
+                                 out_type='cls_token', final_norm=True)
+
+    def convert_state_dict(self, state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+        state = {k[len('module.'):] if k.startswith('module.') else k: v
+                 for k, v in state.items()}
+        if self.source == 'mmpretrain':
+            if any(k.startswith('backbone.') for k in state):
+                return {k[len('backbone.'):]: v for k, v in state.items()
+                        if k.startswith('backbone.')}
+            return {k: v for k, v in state.items() if not k.startswith(_MMPRETRAIN_DROPPED)}
+        out = {}
+        for key, value in state.items():
+            if key.startswith(_TIMM_DROPPED):
+                continue
+            for pattern, repl in _TIMM_TO_MMPRETRAIN_VIT:
+                if re.match(pattern, key):
+                    key = re.sub(pattern, repl, key)
+                    break
+            out[key] = value  # unmapped keys are reported as unexpected
+        return out
+
+    def preprocess(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) RGB in 0-255 -> normalised with ``mean`` / ``std``, network dtype."""
+        return normalize_images(images.to(next(self.network.parameters()).dtype), self.mean,
+                                self.std, self.image_size, type(self).__name__)
+
+    def forward_teacher(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) RGB images in 0-255 -> (B, C) CLS features after the final norm."""
+        return self.network(self.preprocess(images))[-1]
+
+
+__all__: List[str] = ['CLIPImageTeacher', 'CLIPTextTeacher', 'ViTImageTeacher']
