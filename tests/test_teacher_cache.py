@@ -81,12 +81,12 @@ def test_transform_keys(tmp_path, teacher_file):
     feats = np.arange(6, dtype=np.float32).reshape(3, 2)
     img = write_cache(str(tmp_path / 'img'), ['1-a.png', '1-b.png', '2-c.png'], feats,
                       teacher_fingerprint(cfg), dtype='float32')
-    t = LoadTeacherFeatures(img, cfg, key='img_path', out_key='img_target')
+    t = LoadTeacherFeatures(img, key='img_path', out_key='img_target', teacher=cfg)
     out = t(dict(img_path='/data/shapenet_img/1-b.png'))
     np.testing.assert_array_equal(out['img_target'], feats[1])
     txt = write_cache(str(tmp_path / 'txt'), ['A cube.', 'A sphere.'], feats[:2],
                       teacher_fingerprint(cfg), dtype='float32')
-    t = LoadTeacherFeatures(txt, cfg, key='text', out_key='text_target')
+    t = LoadTeacherFeatures(txt, key='text', out_key='text_target')
     np.testing.assert_array_equal(t(dict(text='A sphere.'))['text_target'], feats[1])
     with pytest.raises(KeyError, match="no 'text'"):
         t(dict(img_path='x'))

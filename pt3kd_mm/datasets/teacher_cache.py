@@ -93,6 +93,35 @@ def fingerprint_mismatch(found: Dict[str, Any], expected: Dict[str, Any]) -> Lis
     return diffs
 
 
+def read_cache_meta(cache_dir: str) -> dict:
+    """The ``meta.json`` of a cache folder (error naming the file when it is missing)."""
+    meta_path = osp.join(cache_dir, 'meta.json')
+    if not osp.isfile(meta_path):
+        raise FileNotFoundError(f'teacher feature cache file {meta_path} does not exist; build '
+                                f'the cache with tools/cache_teacher_features.py')
+    with open(meta_path) as f:
+        return json.load(f)
+
+
+def check_cache_teacher(cache_dir: str, meta: dict, expected_teacher: dict) -> None:
+    """Refuse a cache made by another teacher config or checkpoint than ``expected_teacher``.
+
+    Raises:
+        ValueError: naming the cache and every difference.
+    """
+    expected = teacher_fingerprint(expected_teacher, require_checkpoint=False)
+    if expected['checkpoint_sha256'] == UNVERIFIED:
+        warnings.warn(f'{cache_dir}: the teacher checkpoint {expected_teacher.get("checkpoint")} '
+                      f'is absent here, so only the teacher config and the file name are '
+                      f'checked against the cache')
+    diffs = fingerprint_mismatch(meta['teacher'], expected)
+    if diffs:
+        raise ValueError(
+            f'teacher feature cache {cache_dir} was made by another teacher than the config\'s: '
+            + '; '.join(diffs) + '. Rebuild it with tools/cache_teacher_features.py or point '
+            'the config at the right cache.')
+
+
 def write_cache(cache_dir: str, keys: Sequence[str], features: np.ndarray,
                 fingerprint: Dict[str, Any], dtype: str = 'float16',
                 extra: Optional[dict] = None) -> str:
@@ -123,34 +152,21 @@ class TeacherFeatureCache:
     Args:
         cache_dir: the folder ``write_cache`` wrote.
         expected_teacher: the teacher config the features must come from; a different teacher
-            config or checkpoint raises ``ValueError`` naming the differences.
+            config or checkpoint raises ``ValueError`` naming the differences (None: no check
+            here; ``ReCon`` checks against its own teacher config).
     """
 
-    def __init__(self, cache_dir: str, expected_teacher: Optional[dict]) -> None:
-        meta_path = osp.join(cache_dir, 'meta.json')
+    def __init__(self, cache_dir: str, expected_teacher: Optional[dict] = None) -> None:
+        self.meta = read_cache_meta(cache_dir)
         feat_path = osp.join(cache_dir, 'features.npy')
-        for path in (meta_path, feat_path):
-            if not osp.isfile(path):
-                raise FileNotFoundError(
-                    f'teacher feature cache file {path} does not exist; build the cache with '
-                    f'tools/cache_teacher_features.py')
-        with open(meta_path) as f:
-            self.meta = json.load(f)
+        if not osp.isfile(feat_path):
+            raise FileNotFoundError(f'teacher feature cache file {feat_path} does not exist; '
+                                    f'build the cache with tools/cache_teacher_features.py')
         if self.meta.get('format_version') != FORMAT_VERSION:
-            raise ValueError(f'{meta_path}: cache format {self.meta.get("format_version")}, '
+            raise ValueError(f'{cache_dir}: cache format {self.meta.get("format_version")}, '
                              f'expected {FORMAT_VERSION}; rebuild the cache')
         if expected_teacher is not None:
-            expected = teacher_fingerprint(expected_teacher, require_checkpoint=False)
-            if expected['checkpoint_sha256'] == UNVERIFIED:
-                warnings.warn(f'{cache_dir}: the teacher checkpoint '
-                              f'{expected_teacher.get("checkpoint")} is absent here, so only the '
-                              f'teacher config and the file name are checked against the cache')
-            diffs = fingerprint_mismatch(self.meta['teacher'], expected)
-            if diffs:
-                raise ValueError(
-                    f'teacher feature cache {cache_dir} was made by another teacher than the '
-                    f'config\'s: ' + '; '.join(diffs) + '. Rebuild it with '
-                    'tools/cache_teacher_features.py or point the config at the right cache.')
+            check_cache_teacher(cache_dir, self.meta, expected_teacher)
         self.cache_dir = cache_dir
         self.features = np.load(feat_path, mmap_mode='r')
         if self.features.shape != (self.meta['num_rows'], self.meta['dims']):

@@ -11,28 +11,28 @@ from ..teacher_cache import TeacherFeatureCache
 
 @TRANSFORMS.register_module()
 class LoadTeacherFeatures(BaseTransform):
-    """``results[out_key]`` = the cached teacher feature (D,) float32 of this sample.
+    """``results[out_key]`` = the cached teacher feature (D,) float32 of this sample, and
+    ``results[out_key + '_cache']`` = ``cache_dir``.
 
     The row is looked up by ``results[key]`` (its file name when ``key`` is a path, e.g.
     'img_path' -> '<synset>-<id>.png'; the string itself otherwise, e.g. the prompt in
-    'text'). Add ``out_key`` to ``Pack3DDetInputs``' meta_keys; algorithms that accept cached
-    targets (``ReCon``) then skip their teacher.
+    'text'). Add ``out_key`` and ``out_key + '_cache'`` to ``Pack3DDetInputs``' meta_keys;
+    ``ReCon`` then uses the cached target instead of running its teacher, after checking once
+    per cache that it was made by the teacher of its own config (checkpoint sha256 included).
 
     Args:
         cache_dir: a folder written by ``tools/cache_teacher_features.py``.
-        teacher: the teacher config the features must come from (the one the model would use);
-            a cache made by another teacher config or checkpoint is refused at start-up.
-            None skips the check (not recommended).
         key: the results key that identifies the teacher's input.
         out_key: where to put the feature, e.g. 'img_target' / 'text_target'.
+        teacher: optionally the teacher config, to refuse a mismatched cache already when the
+            dataset is built (the model checks in any case).
     """
 
-    def __init__(self, cache_dir: str, teacher: Optional[dict], key: str = 'img_path',
-                 out_key: str = 'img_target') -> None:
+    def __init__(self, cache_dir: str, key: str = 'img_path', out_key: str = 'img_target',
+                 teacher: Optional[dict] = None) -> None:
         self.cache_dir = cache_dir
         self.key = key
         self.out_key = out_key
-        # opened (and checked) now, so a wrong cache fails before training starts
         self.cache = TeacherFeatureCache(cache_dir, teacher)
 
     @staticmethod
@@ -45,6 +45,7 @@ class LoadTeacherFeatures(BaseTransform):
             raise KeyError(f'LoadTeacherFeatures: the sample has no {self.key!r} (keys: '
                            f'{sorted(results)})')
         results[self.out_key] = self.cache[self.cache_key(results[self.key], self.key)]
+        results[f'{self.out_key}_cache'] = self.cache_dir
         return results
 
     def __repr__(self) -> str:

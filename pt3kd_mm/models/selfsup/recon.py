@@ -1,5 +1,6 @@
 """ReCon: masked point reconstruction + global queries aligned with frozen 2D / text teachers."""
-from typing import Dict, List, Optional
+import warnings
+from typing import Dict, List, Optional, Set
 
 import numpy as np
 import torch
@@ -8,6 +9,7 @@ from torch import Tensor
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample
 
+from ...datasets.teacher_cache import check_cache_teacher, read_cache_meta
 from .point_mae import PointMAE
 
 
@@ -21,7 +23,8 @@ class ReCon(PointMAE):
     text query -> ``text_head`` vs the text teacher's feature of the category prompt.
 
     Teacher targets: a sample that carries ``img_target`` / ``text_target`` (from a teacher
-    feature cache, see ``LoadTeacherFeatures``) uses it and the teacher never runs; otherwise
+    feature cache, see ``LoadTeacherFeatures``) uses it and the teacher never runs (the cache
+    must come from the configured teacher and checkpoint: checked once per cache); otherwise
     the frozen teacher is built on first use (outside the module tree: never in checkpoints,
     the optimiser or DDP) and run on ``inputs['img']`` / the samples' ``text``.
 
@@ -62,6 +65,7 @@ class ReCon(PointMAE):
         self.teacher_cfgs = dict(img=img_teacher, text=text_teacher)
         self.zero_shot_text_weight = zero_shot_text_weight
         self._teachers: Dict[str, torch.nn.Module] = {}  # built on first use
+        self._checked_caches: Set[str] = set()
 
     # ------------------------------------------------------------------ teachers
     def teacher(self, name: str, device: torch.device) -> torch.nn.Module:
@@ -89,6 +93,7 @@ class ReCon(PointMAE):
         samples = data_samples or []
         cached = [s.metainfo.get(key) for s in samples]
         if cached and all(c is not None for c in cached):
+            self.check_caches(name, {s.metainfo.get(f'{key}_cache') for s in samples})
             return torch.as_tensor(np.stack(cached), dtype=torch.float32, device=device)
         if any(c is not None for c in cached):
             raise ValueError(f'ReCon: only some samples of the batch carry a cached {key}; '
@@ -106,6 +111,22 @@ class ReCon(PointMAE):
                            "RandomTextPrompt to the pipeline and 'text' to Pack3DDetInputs' "
                            "meta_keys")
         return teacher(texts).float()
+
+    def check_caches(self, name: str, cache_dirs: Set[Optional[str]]) -> None:
+        """Refuse cached ``name`` targets that another teacher than ``model.<name>_teacher``
+        made (checked once per cache folder and process)."""
+        if None in cache_dirs:
+            raise KeyError(f"ReCon: cached {name}_target without its source; add "
+                           f"'{name}_target_cache' to Pack3DDetInputs' meta_keys so the cache "
+                           f"can be checked against model.{name}_teacher")
+        cfg = self.teacher_cfgs[name]
+        for cache_dir in cache_dirs - self._checked_caches:
+            if cfg is None:
+                warnings.warn(f'ReCon: no model.{name}_teacher configured, so the teacher '
+                              f'behind {cache_dir} cannot be checked')
+            else:
+                check_cache_teacher(cache_dir, read_cache_meta(cache_dir), cfg)
+            self._checked_caches.add(cache_dir)
 
     # ------------------------------------------------------------------ modes
     def loss(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
