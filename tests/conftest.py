@@ -19,3 +19,12 @@ def demo_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('demo_shapenet'))
     create_demo_data(root, train_per_class=3, test_per_class=1, num_points=512, seed=0)
     return root
+
+
+@pytest.fixture(scope='session')
+def modelnet_root(tmp_path_factory):
+    """The demo classes in the ModelNet40 layout (3 train + 2 test shapes each, 1100 points)."""
+    from create_demo_data import create_modelnet40_demo
+    root = str(tmp_path_factory.mktemp('demo_modelnet') / 'modelnet40_normal_resampled')
+    create_modelnet40_demo(root, per_class_train=3, per_class_test=2, num_points=1100, seed=0)
+    return root

@@ -136,14 +136,6 @@ def test_preprocessor_stacks_images(demo_root):
 
 
 # ---------------------------------------------------------------- ModelNet40
-@pytest.fixture(scope='module')
-def modelnet_root(tmp_path_factory):
-    from create_demo_data import create_modelnet40_demo
-    root = str(tmp_path_factory.mktemp('demo_modelnet') / 'modelnet40_normal_resampled')
-    create_modelnet40_demo(root, per_class_train=3, per_class_test=2, num_points=1100, seed=0)
-    return root
-
-
 def test_modelnet40_dataset(modelnet_root):
     classes = ('sphere', 'cube', 'cylinder', 'cone', 'torus', 'table')
     train = DATASETS.build(dict(type='ModelNet40PointDataset', data_root=modelnet_root,

@@ -16,6 +16,7 @@ from mmdet3d.registry import DATASETS, METRICS, MODELS
 REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = osp.join(REPO, 'tests/configs/tiny_recon.py')
 TINY_CACHED = osp.join(REPO, 'tests/configs/tiny_recon_cached.py')
+TINY_MODELNET = osp.join(REPO, 'tests/configs/tiny_recon_zeroshot_modelnet40.py')
 sys.path.insert(0, osp.join(REPO, 'tools', 'misc'))
 
 from random_clip_checkpoint import DEMO_CLIP_CFG, write_random_clip  # noqa: E402
@@ -44,7 +45,8 @@ def build_caches(root, clip, out, dtype='float16'):
     return osp.join(out, 'img'), osp.join(out, 'text')
 
 
-def test_train_zero_shot_test_cache_and_cached_training(demo_root, demo_clip, tmp_path):
+def test_train_zero_shot_test_cache_and_cached_training(demo_root, modelnet_root, demo_clip,
+                                                        tmp_path):
     py, work = sys.executable, str(tmp_path / 'work')
     out = run([py, 'tools/train.py', TINY, '--work-dir', work, '--cfg-options',
                *options(demo_root, demo_clip), 'train_cfg.max_epochs=1'])
@@ -58,6 +60,10 @@ def test_train_zero_shot_test_cache_and_cached_training(demo_root, demo_clip, tm
     out = run([py, 'tools/test.py', TINY, ckpt, '--work-dir', str(tmp_path / 'test'),
                '--cfg-options', *options(demo_root, demo_clip)])
     assert 'zero_shot/top1' in out and 'zero_shot/mean_class_acc' in out
+    out = run([py, 'tools/test.py', TINY_MODELNET, ckpt, '--work-dir', str(tmp_path / 'mn'),
+               '--cfg-options', *options(demo_root, demo_clip),
+               f'test_dataloader.dataset.data_root={modelnet_root}'])
+    assert 'zero_shot/top1' in out and 'Epoch(test) [3/3]' in out  # 12 shapes, batch 4
 
     img_cache, text_cache = build_caches(demo_root, demo_clip, str(tmp_path / 'cache'))
     from pt3kd_mm.datasets.teacher_cache import TeacherFeatureCache
