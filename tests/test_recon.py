@@ -106,3 +106,26 @@ def test_zero_shot_core():
     acc = accuracies(np.array([0, 2, 1, 1]), np.array([0, 2, 1, 0]), 3)
     assert acc['top1'] == pytest.approx(75.0)
     assert acc['mean_class_acc'] == pytest.approx((50 + 100 + 100) / 3)
+
+
+@pytest.mark.parametrize('name,width,heads,img_dims', [
+    ('recon_pretrain', 384, 6, 768), ('recon_s_pretrain', 256, 4, 768),
+    ('recon_t_pretrain', 192, 3, 768), ('recon_nce_pretrain', 384, 6, 768),
+    ('recon_clip_pretrain', 384, 6, 512), ('recon_pretrain_cached', 384, 6, 768),
+    ('recon_zeroshot_modelnet40', 384, 6, 512)])
+def test_configs_build(name, width, heads, img_dims):
+    """Every ReCon config builds its model (teachers are built on first use, so no weights
+    are needed here); the S / T variants are width overrides of one class."""
+    import os.path as osp
+    from mmengine.config import Config
+    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    cfg = Config.fromfile(osp.join(repo, 'configs', f'{name}.py'))
+    model = MODELS.build(cfg.model)
+    assert type(model).__name__ == 'ReCon' and model._teachers == {}
+    assert model.backbone.embed_dims == width
+    assert model.backbone.transformer.blocks[0].attn.num_heads == heads
+    assert model.backbone.query_blocks[0].cross_attn.num_heads == heads
+    assert model.img_head.proj.out_features == img_dims
+    assert model.text_head.proj.out_features == 512
+    loss_type = type(model.img_head.loss_module).__name__
+    assert loss_type == ('SymmetricInfoNCELoss' if 'nce' in name else 'SmoothL1Loss')
