@@ -45,8 +45,8 @@ class ZeroShotAccuracy(BaseMetric):
     ``text_teacher``; ground truth is each sample's ``category``.
 
     Args:
-        text_teacher: the frozen text teacher's config (``CLIPTextTeacher``), built once when
-            the metric is computed.
+        text_teacher: the frozen text teacher's config (``CLIPTextTeacher``), built when the
+            metric is computed (on the GPU when there is one).
         class_names: override the dataset's class names (e.g. readable names for synsets).
         templates: prompt templates with one ``{}`` for the name; default the 60 ReCon
             templates.
@@ -88,6 +88,8 @@ class ZeroShotAccuracy(BaseMetric):
             raise ValueError('ZeroShotAccuracy: no class names (dataset_meta has no classes; '
                              'pass class_names=)')
         teacher = MODELS.build(self.text_teacher_cfg)
+        if torch.cuda.is_available():
+            teacher.cuda()
         class_emb = class_text_embeddings(teacher, names, self.prompts_of).cpu()
         emb = torch.from_numpy(np.stack([r[0] for r in results]))
         gt = np.array([r[1] for r in results])
