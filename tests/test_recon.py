@@ -6,6 +6,7 @@ import pytest
 import torch
 
 from mmdet3d.registry import MODELS
+from mmdet3d.structures import Det3DDataSample
 from pt3kd_mm.evaluation.metrics.zero_shot_metric import accuracies, zero_shot_classify
 from pt3kd_mm.models.losses import symmetric_info_nce
 
@@ -129,3 +130,41 @@ def test_configs_build(name, width, heads, img_dims):
     assert model.text_head.proj.out_features == 512
     loss_type = type(model.img_head.loss_module).__name__
     assert loss_type == ('SymmetricInfoNCELoss' if 'nce' in name else 'SmoothL1Loss')
+
+
+def test_overfit_one_batch_with_given_targets():
+    """All three losses fall when one batch is fitted (targets carried by the samples, no
+    teacher configured: the model warns that it cannot check their source)."""
+    torch.manual_seed(0)
+    model = MODELS.build(dict(
+        type='ReCon',
+        backbone=dict(type='ReConPointTransformer', **TINY_BACKBONE),
+        neck=dict(type='PointMAEDecoder', embed_dims=32, depth=1, num_heads=2),
+        head=dict(type='PointReconstructionHead', embed_dims=32, group_size=8),
+        img_head=dict(type='GlobalAlignHead', embed_dims=32, target_dims=8),
+        text_head=dict(type='GlobalAlignHead', embed_dims=32, target_dims=6,
+                       loss=dict(type='SymmetricInfoNCELoss', temperature=0.1))))
+    model.init_weights()
+    points = torch.rand(4, 128, 3)
+    samples = []
+    for i in range(4):
+        s = Det3DDataSample()
+        s.set_metainfo(dict(img_target=np.random.RandomState(i).randn(8).astype(np.float32),
+                            img_target_cache='given', text_target=np.eye(6, dtype=np.float32)[i],
+                            text_target_cache='given'))
+        samples.append(s)
+    opt = torch.optim.AdamW(model.parameters(), lr=3e-3)
+    history = []
+    with pytest.warns(UserWarning, match='cannot be checked'):
+        for _ in range(80):
+            torch.manual_seed(1)  # the same mask every step
+            losses = model(dict(points=points), samples, mode='loss')
+            history.append({k: v.item() for k, v in losses.items()})
+            opt.zero_grad()
+            sum(losses.values()).backward()
+            opt.step()
+    for key in ('loss_rec', 'loss_img', 'loss_text'):
+        assert history[-1][key] < 0.5 * history[0][key], (key, history[0], history[-1])
+    # no teacher and no cached target: a clear error
+    with pytest.raises(ValueError, match='no img_teacher is configured'):
+        model(dict(points=points), [Det3DDataSample() for _ in range(4)], mode='loss')
