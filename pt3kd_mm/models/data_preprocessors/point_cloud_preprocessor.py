@@ -25,19 +25,25 @@ class PointCloudPreprocessor(BaseDataPreprocessor):
         self.num_channels = num_channels
 
     @staticmethod
-    def stack_images(imgs: Union[Tensor, Sequence]) -> Tensor:
-        """list of (3, H, W) arrays / tensors, or a (B, 3, H, W) tensor -> (B, 3, H, W) float."""
-        if isinstance(imgs, (list, tuple)):
-            imgs = [i if torch.is_tensor(i) else torch.as_tensor(np.asarray(i)) for i in imgs]
-            sizes = {tuple(i.shape) for i in imgs}
+    def stack(items: Union[Tensor, Sequence], what: str, dims: str, hint: str) -> Tensor:
+        """A list of equally shaped arrays / tensors (or one batched tensor) -> one float
+        tensor of ``len(dims)`` dimensions; errors name ``what`` and how to fix it."""
+        if isinstance(items, (list, tuple)):
+            items = [i if torch.is_tensor(i) else torch.as_tensor(np.asarray(i)) for i in items]
+            sizes = {tuple(i.shape) for i in items}
             if len(sizes) != 1:
-                raise ValueError(f'images of one batch must have the same shape to be stacked, '
-                                 f'got {sorted(sizes)}; resize / crop them to one size in the '
-                                 f'pipeline (e.g. RandomResizedCrop or CenterCrop)')
-            imgs = torch.stack(imgs)
-        if imgs.dim() != 4:
-            raise ValueError(f'images must batch to (B, C, H, W), got {tuple(imgs.shape)}')
-        return imgs.float()
+                raise ValueError(f'{what} of one batch must have the same shape to be stacked, '
+                                 f'got {sorted(sizes)}; {hint}')
+            items = torch.stack(items)
+        if items.dim() != len(dims.split(',')):
+            raise ValueError(f'{what} must batch to ({dims}), got {tuple(items.shape)}')
+        return items.float()
+
+    @classmethod
+    def stack_images(cls, imgs: Union[Tensor, Sequence]) -> Tensor:
+        """list of (3, H, W) arrays / tensors, or a (B, 3, H, W) tensor -> (B, 3, H, W) float."""
+        return cls.stack(imgs, 'images', 'B, C, H, W', 'resize / crop them to one size in the '
+                         'pipeline (e.g. RandomResizedCrop or CenterCrop)')
 
     def forward(self, data: dict, training: bool = False) -> Dict:
         """data: {'inputs': {'points': list of (N, C) or a (B, N, C) tensor, optional 'img':
@@ -48,21 +54,11 @@ class PointCloudPreprocessor(BaseDataPreprocessor):
         if 'points' not in inputs:
             raise KeyError("PointCloudPreprocessor expects data['inputs']['points']; pack it "
                            "with Pack3DDetInputs(keys=['points'])")
-        points = inputs['points']
-        if isinstance(points, (list, tuple)):
-            clouds = [p if torch.is_tensor(p) else torch.as_tensor(np.asarray(p))
-                      for p in points]
-            sizes = {tuple(c.shape) for c in clouds}
-            if len(sizes) != 1:
-                raise ValueError(f'point clouds of one batch must have the same shape to be '
-                                 f'stacked, got {sorted(sizes)}; sample a fixed number of '
-                                 f'points in the pipeline (PointSubsample)')
-            points = torch.stack(clouds)
-        if points.dim() != 3:
-            raise ValueError(f'points must batch to (B, N, C), got {tuple(points.shape)}')
+        points = self.stack(inputs['points'], 'point clouds', 'B, N, C',
+                            'sample a fixed number of points in the pipeline (PointSubsample)')
         if self.num_channels is not None:
             points = points[..., :self.num_channels]
-        inputs = dict(inputs, points=points.float())
+        inputs = dict(inputs, points=points)
         if inputs.get('img') is not None:
             inputs['img'] = self.stack_images(inputs['img'])
         return self.cast_data(dict(inputs=inputs, data_samples=data.get('data_samples')))

@@ -10,7 +10,6 @@ import difflib
 import json
 import logging
 import os.path as osp
-import re
 import zipfile
 from typing import Dict, List, Optional, Sequence, Tuple, Union
 
@@ -20,6 +19,7 @@ from torch import Tensor, nn
 from mmdet3d.registry import MODELS
 
 from .base_teacher import FrozenTeacher
+from .vit_keys import timm_vit_to_mmpretrain
 
 IMAGENET_MEAN = (0.485, 0.456, 0.406)
 IMAGENET_STD = (0.229, 0.224, 0.225)
@@ -269,14 +269,6 @@ class CLIPImageTeacher(_OpenCLIPTeacher):
     See :class:`_OpenCLIPTeacher` for the arguments. Only the image tower is kept.
     """
 
-    def __init__(self,
-                 model_name: str = 'ViT-B-32',
-                 checkpoint: Optional[str] = None,
-                 pretrained: Optional[str] = None,
-                 model_cfg: Optional[dict] = None,
-                 open_clip_kwargs: Optional[dict] = None) -> None:
-        super().__init__(model_name, checkpoint, pretrained, model_cfg, open_clip_kwargs)
-
     def take_tower(self, clip: nn.Module) -> nn.Module:
         import open_clip
         visual = clip.visual
@@ -323,14 +315,6 @@ class CLIPTextTeacher(_OpenCLIPTeacher):
 
     See :class:`_OpenCLIPTeacher` for the arguments. Only the text tower is kept.
     """
-
-    def __init__(self,
-                 model_name: str = 'ViT-B-32',
-                 checkpoint: Optional[str] = None,
-                 pretrained: Optional[str] = None,
-                 model_cfg: Optional[dict] = None,
-                 open_clip_kwargs: Optional[dict] = None) -> None:
-        super().__init__(model_name, checkpoint, pretrained, model_cfg, open_clip_kwargs)
 
     def take_tower(self, clip: nn.Module) -> nn.Module:
         clip.visual = None
@@ -394,18 +378,6 @@ class CLIPTextTeacher(_OpenCLIPTeacher):
         return self.encode_tokens(self.tokenize(texts))
 
 
-# timm ViT names -> mmpretrain VisionTransformer names
-_TIMM_TO_MMPRETRAIN_VIT = [
-    (r'^patch_embed\.proj\.', 'patch_embed.projection.'),
-    (r'^blocks\.(\d+)\.norm1\.', r'layers.\1.ln1.'),
-    (r'^blocks\.(\d+)\.norm2\.', r'layers.\1.ln2.'),
-    (r'^blocks\.(\d+)\.attn\.(qkv|proj)\.', r'layers.\1.attn.\2.'),
-    (r'^blocks\.(\d+)\.mlp\.fc1\.', r'layers.\1.ffn.layers.0.0.'),
-    (r'^blocks\.(\d+)\.mlp\.fc2\.', r'layers.\1.ffn.layers.1.'),
-    (r'^norm\.', 'ln1.'),
-]
-# classifier parts the CLS feature does not use
-_TIMM_DROPPED = ('head.', 'head_drop.', 'pre_logits.')
 _MMPRETRAIN_DROPPED = ('head.', 'neck.', 'data_preprocessor.')
 
 
@@ -481,16 +453,7 @@ class ViTImageTeacher(FrozenTeacher):
                 return {k[len('backbone.'):]: v for k, v in state.items()
                         if k.startswith('backbone.')}
             return {k: v for k, v in state.items() if not k.startswith(_MMPRETRAIN_DROPPED)}
-        out = {}
-        for key, value in state.items():
-            if key.startswith(_TIMM_DROPPED):
-                continue
-            for pattern, repl in _TIMM_TO_MMPRETRAIN_VIT:
-                if re.match(pattern, key):
-                    key = re.sub(pattern, repl, key)
-                    break
-            out[key] = value  # unmapped keys are reported as unexpected
-        return out
+        return timm_vit_to_mmpretrain(state)  # unmapped keys are reported as unexpected
 
     def preprocess(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) RGB in 0-255 -> normalised with ``mean`` / ``std``, network dtype."""

@@ -1,14 +1,13 @@
 """The transformer blocks and final norm of a pretrained 2D ViT, frozen, for ACT's
 cross-modal autoencoder (no patch embedding, CLS or 2D position embedding is used)."""
-import re
 from typing import Dict, Optional, Union
 
-import torch
 from torch import Tensor, nn
 
 from mmdet3d.registry import MODELS
 
 from .base_teacher import FrozenTeacher
+from .vit_keys import timm_vit_to_mmpretrain
 
 
 class _BlocksAndNorm(nn.Module):
@@ -18,17 +17,6 @@ class _BlocksAndNorm(nn.Module):
         self.blocks = blocks
         self.norm = norm
         self.embed_dims = embed_dims
-
-
-# timm ViT block names -> mmpretrain TransformerEncoderLayer names
-_TIMM_TO_MMPRETRAIN = [
-    (r'^blocks\.(\d+)\.norm1\.', r'blocks.\1.ln1.'),
-    (r'^blocks\.(\d+)\.norm2\.', r'blocks.\1.ln2.'),
-    (r'^blocks\.(\d+)\.attn\.(qkv|proj)\.', r'blocks.\1.attn.\2.'),
-    (r'^blocks\.(\d+)\.mlp\.fc1\.', r'blocks.\1.ffn.layers.0.0.'),
-    (r'^blocks\.(\d+)\.mlp\.fc2\.', r'blocks.\1.ffn.layers.1.'),
-    (r'^norm\.', 'norm.'),
-]
 
 
 @MODELS.register_module()
@@ -89,15 +77,12 @@ class FrozenViTBlocks(FrozenTeacher):
     def convert_state_dict(self, state: Dict[str, Tensor]) -> Dict[str, Tensor]:
         state = {k[len('module.'):] if k.startswith('module.') else k: v
                  for k, v in state.items()}
+        if self.source == 'timm':
+            state = timm_vit_to_mmpretrain(state)
         out = {}
         for key, value in state.items():
             new = None
-            if self.source == 'timm':
-                for pattern, repl in _TIMM_TO_MMPRETRAIN:
-                    if re.match(pattern, key):
-                        new = re.sub(pattern, repl, key)
-                        break
-            elif self.source == 'mmpretrain':
+            if self.source in ('timm', 'mmpretrain'):
                 key = key[len('backbone.'):] if key.startswith('backbone.') else key
                 if key.startswith('layers.'):
                     new = 'blocks.' + key[len('layers.'):]
