@@ -25,7 +25,8 @@ def parse_args():
     parser.add_argument('--sync_bn', choices=['none', 'torch', 'mmcv'], default='none',
                         help='convert all BatchNorm layers in the model to SyncBN')
     parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale the learning rate by total batch / auto_scale_lr.base_batch_size')
+                        help='scale the learning rate by total batch / '
+                        'auto_scale_lr.base_batch_size')
     parser.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or from the latest checkpoint '
                         'in the work dir if no path is given')

@@ -5,7 +5,6 @@ the squared nearest-neighbour distances from prediction to target and back, aver
 points of all sets in the batch. (mmdet3d's ``ChamferDistance`` with mode 'l1' is a smooth-L1 of
 coordinate differences, a different quantity.)
 """
-import torch
 from torch import Tensor, nn
 
 from mmdet3d.registry import MODELS
