@@ -177,3 +177,17 @@ def test_zero_shot_is_exact_when_the_answer_is_known(demo_clip):
     # and a wrong answer is scored as wrong
     metric.process({}, [dict(zero_shot_embedding=class_emb[1].numpy(), category=0)])
     assert metric.evaluate(1)['zero_shot/top1'] == 0.0
+
+
+def test_two_process_training(demo_root, demo_clip, tmp_path):
+    """DDP (gloo, 2 CPU processes): teachers built lazily in every rank outside DDP, no unused
+    parameters; one checkpoint without teacher weights."""
+    work = str(tmp_path / 'dist')
+    out = run(['bash', 'tools/dist_train.sh', TINY, '2', '--work-dir', work, '--cfg-options',
+               *options(demo_root, demo_clip), 'train_cfg.max_epochs=1',
+               'train_dataloader.batch_size=2'], timeout=600,
+              extra_env=dict(PYTHON=sys.executable, PORT='29541'))
+    assert 'Epoch(train) [1][4/4]' in out and 'loss_text' in out  # 18 clouds / 2 ranks / 2
+    state = torch.load(osp.join(work, 'epoch_1.pth'), map_location='cpu',
+                       weights_only=False)['state_dict']
+    assert not [k for k in state if 'teacher' in k or 'network' in k]
