@@ -48,9 +48,10 @@ class LoadRenderedImage(BaseTransform):
     Added keys: img (H, W, 3) uint8, img_shape and ori_shape ((H, W)).
 
     Args:
-        to_rgb: return RGB (True, what CLIP-style teachers and ``Normalize(to_rgb=False)``
-            expect). False keeps OpenCV's BGR order, which is what the reference ReCon code
-            feeds its augmentation and teacher (``cv2.imread`` without a conversion).
+        to_rgb: return RGB (True: what the image teachers expect; they normalise RGB 0-255
+            views themselves). False keeps OpenCV's BGR order, which is what the reference
+            ReCon code feeds its augmentation and teacher (``cv2.imread`` without a
+            conversion).
 
     A missing file raises FileNotFoundError and an undecodable one ValueError, both naming the
     file and the expected layout ``<data_root>/shapenet_img/<synset>-<id>.png``.
