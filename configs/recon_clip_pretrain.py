@@ -13,13 +13,6 @@ model = dict(
     text_teacher=dict(_delete_=True, **clip_text_teacher),
     img_head=dict(target_dims=512))
 
-shapenet_zeroshot_pipeline = [
-    dict(type='LoadPointCloudNpy'),
-    dict(type='PointSubsample', num_points=1024, method='fps'),
-    dict(type='NormalizeToUnitSphere'),
-    dict(type='Pack3DDetInputs', keys=['points'],
-         meta_keys=('sample_idx', 'pc_path', 'category', 'category_name')),
-]
 test_dataloader = dict(
     _delete_=True,
     batch_size=32,
@@ -32,7 +25,7 @@ test_dataloader = dict(
         data_root='data/ShapeNet55-34/',
         ann_file='ShapeNet-55/test.txt',
         test_mode=True,
-        pipeline=shapenet_zeroshot_pipeline))
+        pipeline={{_base_.test_pipeline}}))  # 1024 points by FPS, unit sphere, no voting
 # the 60 ReCon templates per class, features summed; img query + 0.25 * text query
 test_evaluator = dict(_delete_=True, type='ZeroShotAccuracy', text_teacher=clip_text_teacher)
 test_cfg = dict(_delete_=True, type='TestLoop')

@@ -17,4 +17,4 @@ test_dataloader = dict(
         split='test',
         num_categories=40,
         test_mode=True,
-        pipeline={{_base_.shapenet_zeroshot_pipeline}}))  # LoadPointCloudNpy reads .txt too
+        pipeline={{_base_.test_pipeline}}))  # LoadPointCloudNpy reads the .txt files too

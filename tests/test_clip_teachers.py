@@ -76,9 +76,6 @@ def test_image_teacher_matches_open_clip(tiny_clip):
     assert out.shape == (2, 32) and not out.requires_grad
     torch.testing.assert_close(out, ref)
     assert teacher.checkpoint == path
-    assert teacher.identity() == dict(type='CLIPImageTeacher', model_name=None, pretrained=None,
-                                      model_cfg=json.loads(json.dumps(TINY)),
-                                      open_clip_kwargs={})
 
 
 def test_text_teacher_matches_open_clip_and_tokenizer(tiny_clip):
@@ -149,12 +146,11 @@ def test_model_name_checkpoint_and_tag_paths(tiny_clip, named_tiny_model):
     torch.testing.assert_close(by_file(TEXTS),
                                clip.encode_text(open_clip.tokenize(TEXTS)).detach())
     assert torch.equal(by_file.tokenize(TEXTS), open_clip.get_tokenizer(name)(TEXTS))
-    assert by_file.identity()['model_name'] == name
     # the tag: the same weights, QuickGELU as the tag says (open_clip itself would only
     # warn), the tag's normalisation
     by_tag = MODELS.build(dict(type='CLIPImageTeacher', model_name=name,
                                pretrained='local-tag'))
-    assert by_tag.checkpoint is None and by_tag.identity()['pretrained'] == 'local-tag'
+    assert by_tag.checkpoint is None
     assert by_tag.mean == (0.5, 0.5, 0.5) and by_tag.std == (0.25, 0.25, 0.25)
     quick = open_clip.create_model(name, pretrained=path, force_quick_gelu=True).eval()
     x = images()
@@ -242,8 +238,6 @@ def test_vit_image_teacher_matches_mmpretrain(tmp_path):
                                 img_size=32, patch_size=8))
     assert teacher.embed_dims == 32 and teacher.image_size == (32, 32)
     assert teacher.mean == (0.485, 0.456, 0.406) and teacher.std == (0.229, 0.224, 0.225)
-    assert teacher.identity() == dict(type='ViTImageTeacher', arch=TINY_VIT, img_size=32,
-                                      patch_size=8, source='mmpretrain')
     x = images()
     with torch.no_grad():
         mean = torch.tensor([0.485, 0.456, 0.406]).view(1, 3, 1, 1) * 255

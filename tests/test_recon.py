@@ -168,3 +168,14 @@ def test_overfit_one_batch_with_given_targets():
     # no teacher and no cached target: a clear error
     with pytest.raises(ValueError, match='no img_teacher is configured'):
         model(dict(points=points), [Det3DDataSample() for _ in range(4)], mode='loss')
+
+
+def test_zero_shot_metric_errors():
+    from mmdet3d.registry import METRICS
+    metric = METRICS.build(dict(type='ZeroShotAccuracy', text_teacher=dict(type='X')))
+    with pytest.raises(KeyError, match='zero_shot_embedding'):
+        metric.process({}, [dict(category=0)])
+    with pytest.raises(KeyError, match="'category' label"):
+        metric.process({}, [dict(zero_shot_embedding=np.zeros(2))])
+    with pytest.raises(ValueError, match='no predictions'):
+        metric.compute_metrics([])

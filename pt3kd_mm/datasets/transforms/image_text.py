@@ -6,9 +6,9 @@ The image augmentation itself is made of mmcv / mmpretrain transforms in the con
 """
 from typing import List, Optional, Sequence, Tuple, Union
 
-import cv2
+import mmcv
 import numpy as np
-from mmcv.transforms import BaseTransform
+from mmcv.transforms import BaseTransform, LoadImageFromFile
 
 from mmdet3d.registry import TRANSFORMS
 
@@ -42,8 +42,9 @@ def recon_prompts(name: str) -> List[str]:
 
 
 @TRANSFORMS.register_module()
-class LoadRenderedImage(BaseTransform):
-    """Reads the rendered view ``results['img_path']`` with OpenCV into ``results['img']``.
+class LoadRenderedImage(LoadImageFromFile):
+    """mmcv's ``LoadImageFromFile`` for the rendered view ``results['img_path']``, in RGB by
+    default and with errors that name the file and the expected layout.
 
     Added keys: img (H, W, 3) uint8, img_shape and ori_shape ((H, W)).
 
@@ -52,6 +53,7 @@ class LoadRenderedImage(BaseTransform):
             views themselves). False keeps OpenCV's BGR order, which is what the reference
             ReCon code feeds its augmentation and teacher (``cv2.imread`` without a
             conversion).
+        Others as mmcv's ``LoadImageFromFile`` (e.g. ``backend_args`` for remote storage).
 
     A missing file raises FileNotFoundError and an undecodable one ValueError, both naming the
     file and the expected layout ``<data_root>/shapenet_img/<synset>-<id>.png``.
@@ -61,32 +63,28 @@ class LoadRenderedImage(BaseTransform):
               '<data_root>/shapenet_img/<synset>-<id>.png (python tools/create_demo_data.py '
               'writes a small dataset in this layout)')
 
-    def __init__(self, to_rgb: bool = True) -> None:
+    def __init__(self, to_rgb: bool = True, **kwargs) -> None:
+        super().__init__(**kwargs)
         self.to_rgb = to_rgb
 
     def transform(self, results: dict) -> dict:
         path = results.get('img_path')
         if not path:
             raise KeyError(f'LoadRenderedImage: the sample has no img_path; {self.LAYOUT}')
-        # np.fromfile + imdecode: cv2.imread returns None for both missing and corrupt files
         try:
-            buf = np.fromfile(path, dtype=np.uint8)
+            results = super().transform(results)
         except (FileNotFoundError, IsADirectoryError):
             raise FileNotFoundError(f'rendered image {path} does not exist; {self.LAYOUT}') \
                 from None
-        img = cv2.imdecode(buf, cv2.IMREAD_COLOR) if buf.size else None
-        if img is None:
+        except Exception as err:  # mmcv asserts on undecodable bytes; cv2 raises on empty
             raise ValueError(f'rendered image {path} cannot be decoded as an image; '
-                             f'{self.LAYOUT}')
+                             f'{self.LAYOUT}') from err
         if self.to_rgb:
-            img = cv2.cvtColor(img, cv2.COLOR_BGR2RGB)
-        results['img'] = img
-        results['img_shape'] = img.shape[:2]
-        results['ori_shape'] = img.shape[:2]
+            results['img'] = mmcv.bgr2rgb(results['img'])
         return results
 
     def __repr__(self) -> str:
-        return f'{type(self).__name__}(to_rgb={self.to_rgb})'
+        return f'{super().__repr__()[:-1]}, to_rgb={self.to_rgb})'
 
 
 @TRANSFORMS.register_module()

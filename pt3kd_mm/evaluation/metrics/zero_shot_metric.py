@@ -83,6 +83,8 @@ class ZeroShotAccuracy(BaseMetric):
                                  int(sample['category'])))
 
     def compute_metrics(self, results: List) -> Dict[str, float]:
+        if not results:
+            raise ValueError('ZeroShotAccuracy: no predictions to evaluate (empty test set?)')
         names = self.class_names or list(self.dataset_meta.get('classes') or [])
         if not names:
             raise ValueError('ZeroShotAccuracy: no class names (dataset_meta has no classes; '
@@ -93,5 +95,8 @@ class ZeroShotAccuracy(BaseMetric):
         class_emb = class_text_embeddings(teacher, names, self.prompts_of).cpu()
         emb = torch.from_numpy(np.stack([r[0] for r in results]))
         gt = np.array([r[1] for r in results])
+        if gt.max() >= len(names):
+            raise ValueError(f'ZeroShotAccuracy: label {gt.max()} but only {len(names)} class '
+                             f'names')
         pred = zero_shot_classify(emb, class_emb).numpy()
         return accuracies(pred, gt, len(names))

@@ -58,6 +58,8 @@ class PointPatchTransformer(BaseModule):
         self.num_groups = num_groups
         self.group_size = group_size
         self.with_cls_token = with_cls_token
+        self.drop_rate, self.attn_drop_rate, self.drop_path_rate = \
+            drop_rate, attn_drop_rate, drop_path_rate
         self.point_ops_backend = point_ops_backend
         self.out_indices = tuple(sorted(i % depth for i in out_indices))
 

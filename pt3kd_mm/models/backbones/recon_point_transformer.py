@@ -52,10 +52,10 @@ class ReConPointTransformer(PointPatchTransformer):
                 num_heads=first.attn.num_heads,
                 mlp_ratio=first.ffn.feedforward_channels / embed_dims,
                 qkv_bias=first.attn.qkv.bias is not None,
-                drop_rate=kwargs.get('drop_rate', 0.0),
-                attn_drop_rate=kwargs.get('attn_drop_rate', 0.0),
+                drop_rate=self.drop_rate,
+                attn_drop_rate=self.attn_drop_rate,
                 drop_path_rate=rate)
-            for rate in drop_path_rates(kwargs.get('drop_path_rate', 0.1), self.depth)
+            for rate in drop_path_rates(self.drop_path_rate, self.depth)
         ])
 
     @property
@@ -79,13 +79,11 @@ class ReConPointTransformer(PointPatchTransformer):
         x, outs = tokens, []
         for i, (block, query_block) in enumerate(zip(self.transformer.blocks,
                                                      self.query_blocks)):
-            # block(x + pos) spelled out, so the queries can read its normalised input
             x = x + pos
-            normed = block.ln1(x)
-            local = normed.detach() if self.detach_local else normed
-            queries = query_block(queries + query_pos, local)
-            x = x + block.attn(normed)
-            x = block.ffn(block.ln2(x), identity=x)
+            local = block.ln1(x)  # what the block's self-attention reads
+            queries = query_block(queries + query_pos,
+                                  local.detach() if self.detach_local else local)
+            x = block(x)
             if i in self.out_indices:
                 outs.append(x)
         x = self.norm(torch.cat([queries, x], dim=1))

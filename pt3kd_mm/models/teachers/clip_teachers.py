@@ -7,7 +7,6 @@ access), frozen, outside the student's ``parameters()`` / ``state_dict()``, eval
 """
 import copy
 import difflib
-import json
 import logging
 import os.path as osp
 import zipfile
@@ -34,11 +33,6 @@ _HOW_TO_GET_CLIP = (
     'tools/misc/random_clip_checkpoint.py writes a random stand-in for demos and tests.')
 
 
-def _jsonable(obj):
-    """A JSON-serialisable copy of ``obj`` (tuples become lists, other objects strings)."""
-    return json.loads(json.dumps(obj, default=str))
-
-
 def _not_random_init_warning(record: logging.LogRecord) -> bool:
     """Drops open_clip's 'initialized randomly' warning for a model whose weights follow."""
     return not record.getMessage().startswith('No pretrained weights loaded')
@@ -52,21 +46,29 @@ def _is_torchscript(path: str) -> bool:
         return any(name.endswith('constants.pkl') for name in archive.namelist())
 
 
-def normalize_images(images: Tensor, mean: Sequence[float], std: Sequence[float],
-                     image_size: Tuple[int, int], owner: str) -> Tensor:
-    """(B, 3, H, W) RGB images in 0-255 -> ``(images / 255 - mean) / std``.
+class _NormalisesImages:
+    """Image teachers normalise their input themselves (``mean`` / ``std`` in 0-1 units,
+    ``image_size``), so one data pipeline (RGB, 0-255) serves any image teacher and a swapped
+    teacher can never see another's statistics."""
 
-    Image teachers normalise their input themselves, so one data pipeline (RGB, 0-255) serves
-    any image teacher and a swapped teacher can never see another's statistics.
-    """
-    if images.dim() != 4 or images.shape[1] != 3:
-        raise ValueError(f'{owner} expects (B, 3, H, W) RGB images, got {tuple(images.shape)}')
-    if tuple(images.shape[-2:]) != tuple(image_size):
-        raise ValueError(f'{owner} expects {tuple(image_size)} images, got '
-                         f'{tuple(images.shape[-2:])}; resize / crop them in the pipeline')
-    mean_t = images.new_tensor(mean).view(1, 3, 1, 1) * 255
-    std_t = images.new_tensor(std).view(1, 3, 1, 1) * 255
-    return (images - mean_t) / std_t
+    mean: Tuple[float, ...]
+    std: Tuple[float, ...]
+    image_size: Tuple[int, int]
+
+    def preprocess(self, images: Tensor) -> Tensor:
+        """(B, 3, H, W) RGB in 0-255 -> ``(images / 255 - mean) / std`` in the network's
+        dtype; other shapes or sizes raise an error."""
+        owner = type(self).__name__
+        if images.dim() != 4 or images.shape[1] != 3:
+            raise ValueError(f'{owner} expects (B, 3, H, W) RGB images, got '
+                             f'{tuple(images.shape)}')
+        if tuple(images.shape[-2:]) != tuple(self.image_size):
+            raise ValueError(f'{owner} expects {tuple(self.image_size)} images, got '
+                             f'{tuple(images.shape[-2:])}; resize / crop them in the pipeline')
+        images = images.to(next(self.network.parameters()).dtype)
+        mean = images.new_tensor(self.mean).view(1, 3, 1, 1) * 255
+        std = images.new_tensor(self.std).view(1, 3, 1, 1) * 255
+        return (images - mean) / std
 
 
 class _ImageTower(nn.Module):
@@ -152,15 +154,6 @@ class _OpenCLIPTeacher(FrozenTeacher):
                     f'{name}: unknown pretrained tag {self.pretrained!r} for open_clip model '
                     f'{self.model_name!r}; valid tags: {tags}. For a local weights file use '
                     f'checkpoint= instead.')
-
-    def identity(self) -> dict:
-        """What identifies this teacher's outputs besides the checkpoint file (JSON-safe)."""
-        return _jsonable(dict(
-            type=type(self).__name__,
-            model_name=None if self.model_cfg is not None else self.model_name,
-            pretrained=self.pretrained,
-            model_cfg=self.model_cfg,
-            open_clip_kwargs=self.open_clip_kwargs))
 
     # ------------------------------------------------------------------ building
     def _build_clip(self) -> nn.Module:
@@ -252,7 +245,7 @@ class _OpenCLIPTeacher(FrozenTeacher):
 
 
 @MODELS.register_module()
-class CLIPImageTeacher(_OpenCLIPTeacher):
+class CLIPImageTeacher(_NormalisesImages, _OpenCLIPTeacher):
     """CLIP's image tower (open_clip), frozen: images -> the projected image embedding.
 
     ``forward(images)``: (B, 3, H, W) RGB images in 0-255 of size ``image_size`` (the teacher
@@ -287,11 +280,6 @@ class CLIPImageTeacher(_OpenCLIPTeacher):
         visual = {k: v for k, v in state.items() if k.startswith('visual.')}
         # a file with the image tower alone (keys of clip.visual) is accepted as well
         return visual if visual else {f'visual.{k}': v for k, v in state.items()}
-
-    def preprocess(self, images: Tensor) -> Tensor:
-        """(B, 3, H, W) RGB in 0-255 -> normalised with ``mean`` / ``std``, tower dtype."""
-        return normalize_images(images.to(self._param.dtype), self.mean, self.std,
-                                self.image_size, type(self).__name__)
 
     def forward_teacher(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) RGB images in 0-255 -> (B, D) image embeddings (not L2-normalised)."""
@@ -382,7 +370,7 @@ _MMPRETRAIN_DROPPED = ('head.', 'neck.', 'data_preprocessor.')
 
 
 @MODELS.register_module()
-class ViTImageTeacher(FrozenTeacher):
+class ViTImageTeacher(_NormalisesImages, FrozenTeacher):
     """ReCon's default image teacher: a ViT's CLS token after the final norm, frozen.
 
     The network is mmpretrain's ``VisionTransformer(arch, patch_size, img_size,
@@ -434,11 +422,6 @@ class ViTImageTeacher(FrozenTeacher):
         self.image_size: Tuple[int, int] = tuple(int(s) for s in (
             (img_size, img_size) if isinstance(img_size, int) else img_size))
 
-    def identity(self) -> dict:
-        """What identifies this teacher's outputs besides the checkpoint file (JSON-safe)."""
-        return _jsonable(dict(type=type(self).__name__, arch=self.arch, img_size=self.img_size,
-                              patch_size=self.patch_size, source=self.source))
-
     def build_network(self) -> nn.Module:
         from mmpretrain.models import VisionTransformer
         arch = 'deit-small' if self.arch == 'small' else self.arch
@@ -454,11 +437,6 @@ class ViTImageTeacher(FrozenTeacher):
                         if k.startswith('backbone.')}
             return {k: v for k, v in state.items() if not k.startswith(_MMPRETRAIN_DROPPED)}
         return timm_vit_to_mmpretrain(state)  # unmapped keys are reported as unexpected
-
-    def preprocess(self, images: Tensor) -> Tensor:
-        """(B, 3, H, W) RGB in 0-255 -> normalised with ``mean`` / ``std``, network dtype."""
-        return normalize_images(images.to(next(self.network.parameters()).dtype), self.mean,
-                                self.std, self.image_size, type(self).__name__)
 
     def forward_teacher(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) RGB images in 0-255 -> (B, C) CLS features after the final norm."""
