@@ -114,7 +114,7 @@ def main():
         cached_model.load_state_dict(online_model.state_dict())
         online = step_time(online_model, online_batch, args.repeats)
         cached = step_time(cached_model, cached_batch, args.repeats)
-        assert cached_model._teachers == {}, 'the cached run built a teacher'
+        assert cached_model.teachers.built == set(), 'the cached run built a teacher'
 
     per_shape = cache_s['img'] / num_shapes
     per_prompt = cache_s['text'] / num_prompts

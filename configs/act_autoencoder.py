@@ -8,6 +8,7 @@ _base_ = [
     './_base_/default_runtime.py',
 ]
 
+model = {{_base_.act_autoencoder}}
 train_dataloader = dict(batch_size=64)
 optim_wrapper = dict(
     optimizer=dict(lr=5e-4, weight_decay=5e-4), clip_grad=dict(max_norm=10.0))

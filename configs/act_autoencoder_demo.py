@@ -4,12 +4,10 @@
 _base_ = ['./act_autoencoder.py']
 
 model = dict(vit_blocks=dict(checkpoint='data/demo_vit_small.pth', arch='small'))
-data_root = 'data/demo_shapenet/'
-train_dataloader = dict(batch_size=32, num_workers=2, dataset=dict(data_root=data_root))
-max_epochs = 3
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, eta_min=1e-6,
-                        by_epoch=True, convert_to_iter_based=True)]
-train_cfg = dict(max_epochs=max_epochs)
+train_dataloader = dict(
+    batch_size=32, num_workers=2, dataset=dict(data_root='data/demo_shapenet/'))
+param_scheduler = {{_base_.short_run_param_scheduler}}
+train_cfg = dict(max_epochs=3)
 # the reference schedules compressed to the 21 demo iterations
 custom_hooks = [
     dict(type='CosineScheduleHook', attr='gumbel_tau', start=1.0, end=0.0625, num_iters=21),

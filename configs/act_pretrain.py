@@ -10,15 +10,7 @@ _base_ = [
 ]
 
 train_dataloader = dict(
-    dataset=dict(
-        _delete_=True,
-        type='ConcatDataset',
-        datasets=[
-            dict(type='ShapeNet55Dataset', data_root='data/ShapeNet55-34/',
-                 ann_file='ShapeNet-55/train.txt', pipeline={{_base_.train_pipeline}}),
-            dict(type='ShapeNet55Dataset', data_root='data/ShapeNet55-34/',
-                 ann_file='ShapeNet-55/test.txt', pipeline={{_base_.train_pipeline}}),
-        ]))
+    dataset=dict(ann_file=['ShapeNet-55/train.txt', 'ShapeNet-55/test.txt']))
 test_dataloader = None
 test_evaluator = None
 test_cfg = None

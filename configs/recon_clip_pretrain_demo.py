@@ -8,7 +8,6 @@
 # language knowledge, so its zero-shot accuracy says nothing about ReCon.
 _base_ = ['./recon_clip_pretrain.py']
 
-data_root = 'data/demo_shapenet/'
 demo_clip = 'data/demo_clip_random.pth'
 # tools/misc/random_clip_checkpoint.py DEMO_CLIP_CFG: 224 px views, 2 blocks of width 64 per tower
 demo_clip_cfg = dict(
@@ -22,18 +21,13 @@ model = dict(
     text_teacher=dict(_delete_=True, **demo_text_teacher),
     img_head=dict(target_dims=64),
     text_head=dict(target_dims=64))
-train_dataloader = dict(batch_size=32, num_workers=2, dataset=dict(data_root=data_root))
-test_dataloader = dict(batch_size=32, num_workers=2, dataset=dict(data_root=data_root))
+train_dataloader = dict(
+    batch_size=32, num_workers=2, dataset=dict(data_root='data/demo_shapenet/'))
+test_dataloader = dict(
+    batch_size=32, num_workers=2, dataset=dict(data_root='data/demo_shapenet/'))
 test_evaluator = dict(text_teacher=dict(_delete_=True, **demo_text_teacher))
 
-max_epochs = 10
-warmup_epochs = 1
-param_scheduler = [
-    dict(type='LinearLR', start_factor=1e-3, by_epoch=True, begin=0, end=warmup_epochs,
-         convert_to_iter_based=True),
-    dict(type='CosineAnnealingLR', T_max=max_epochs - warmup_epochs, eta_min=1e-6,
-         by_epoch=True, begin=warmup_epochs, end=max_epochs, convert_to_iter_based=True),
-]
-train_cfg = dict(max_epochs=max_epochs)
+param_scheduler = {{_base_.short_run_param_scheduler}}
+train_cfg = dict(max_epochs=10)
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=5))
 randomness = dict(seed=0)

@@ -1,13 +1,7 @@
-import os.path as osp
-import sys
-
 import pytest
+from mmengine.registry import init_default_scope
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-sys.path.insert(0, osp.join(REPO, 'tools'))
-
-import pt3kd_mm  # noqa: E402,F401  (registers modules)
-from mmengine.registry import init_default_scope  # noqa: E402
+import pt3kd_mm  # noqa: F401  (registers modules)
 
 init_default_scope('mmdet3d')
 
@@ -15,7 +9,7 @@ init_default_scope('mmdet3d')
 @pytest.fixture(scope='session')
 def demo_root(tmp_path_factory):
     """A small demo dataset in the ShapeNet-55 layout (6 classes, 3 train + 1 test each)."""
-    from create_demo_data import create_demo_data
+    from pt3kd_mm.testing import create_demo_data
     root = str(tmp_path_factory.mktemp('demo_shapenet'))
     create_demo_data(root, train_per_class=3, test_per_class=1, num_points=512, seed=0)
     return root
@@ -24,7 +18,7 @@ def demo_root(tmp_path_factory):
 @pytest.fixture(scope='session')
 def modelnet_root(tmp_path_factory):
     """The demo classes in the ModelNet40 layout (3 train + 2 test shapes each, 1100 points)."""
-    from create_demo_data import create_modelnet40_demo
+    from pt3kd_mm.testing import create_modelnet40_demo
     root = str(tmp_path_factory.mktemp('demo_modelnet') / 'modelnet40_normal_resampled')
     create_modelnet40_demo(root, per_class_train=3, per_class_test=2, num_points=1100, seed=0)
     return root

@@ -12,18 +12,15 @@ can produce for every class of the dataset, keyed by the prompt.
 import argparse
 import copy
 import os.path as osp
-import sys
 import time
 from typing import Dict, List, Tuple
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
-
-import numpy as np  # noqa: E402
-import torch  # noqa: E402
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.dataset import pseudo_collate  # noqa: E402
-from mmengine.registry import init_default_scope  # noqa: E402
-from torch.utils.data import DataLoader  # noqa: E402
+import numpy as np
+import torch
+from mmengine.config import Config, DictAction
+from mmengine.dataset import pseudo_collate
+from mmengine.registry import init_default_scope
+from torch.utils.data import DataLoader
 
 
 def parse_args(argv=None):
@@ -119,7 +116,7 @@ def build_cache(argv=None) -> str:
     init_default_scope(cfg.get('default_scope', 'mmdet3d'))
     import pt3kd_mm  # noqa: F401
     from mmdet3d.registry import MODELS
-    from pt3kd_mm.datasets.teacher_cache import teacher_fingerprint, write_cache
+    from pt3kd_mm.utils.teacher_cache import teacher_fingerprint, write_cache
 
     teacher_cfg = cfg.model.get(f'{args.teacher}_teacher')
     if not teacher_cfg:

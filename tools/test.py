@@ -3,15 +3,12 @@
 import argparse
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import Config, DictAction
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from pt3kd_mm.engine.launch import setup_cpu_distributed  # noqa: E402
+from pt3kd_mm.engine.launch import setup_cpu_distributed
 
 
 def parse_args():

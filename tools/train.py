@@ -4,16 +4,13 @@ import argparse
 import logging
 import os
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.abspath(__file__))))
+from mmengine.config import Config, DictAction
+from mmengine.logging import print_log
+from mmengine.registry import RUNNERS
+from mmengine.runner import Runner
 
-from mmengine.config import Config, DictAction  # noqa: E402
-from mmengine.logging import print_log  # noqa: E402
-from mmengine.registry import RUNNERS  # noqa: E402
-from mmengine.runner import Runner  # noqa: E402
-
-from pt3kd_mm.engine.launch import setup_cpu_distributed  # noqa: E402
+from pt3kd_mm.engine.launch import setup_cpu_distributed
 
 
 def parse_args():
@@ -21,7 +18,8 @@ def parse_args():
     parser.add_argument('config', help='train config file path')
     parser.add_argument('--work-dir', help='the dir to save logs and models')
     parser.add_argument('--amp', action='store_true', default=False,
-                        help='enable automatic-mixed-precision training')
+                        help='automatic mixed precision: fp16 autocast with a dynamic loss '
+                        'scale on GPUs (or optim_wrapper.dtype), bf16 autocast on CPU')
     parser.add_argument('--sync_bn', choices=['none', 'torch', 'mmcv'], default='none',
                         help='convert all BatchNorm layers in the model to SyncBN')
     parser.add_argument('--auto-scale-lr', action='store_true',
@@ -42,6 +40,24 @@ def parse_args():
     return args
 
 
+AMP_WRAPPERS = ('AmpOptimWrapper', 'DeviceAgnosticAmpOptimWrapper')
+
+
+def enable_amp(cfg: Config) -> None:
+    """``--amp``: mixed precision on whatever device trains, with
+    ``DeviceAgnosticAmpOptimWrapper`` (mmengine's ``AmpOptimWrapper`` on GPUs: fp16 with a
+    dynamic loss scale, or the config's ``optim_wrapper.dtype``; bf16 autocast without loss
+    scaling on CPU, where mmengine's wrapper cannot be built)."""
+    wrapper = cfg.optim_wrapper.get('type', 'OptimWrapper')
+    if wrapper in AMP_WRAPPERS:
+        print_log('AMP training is already enabled in your config.', logger='current',
+                  level=logging.WARNING)
+    elif wrapper != 'OptimWrapper':
+        raise ValueError(f'--amp needs optim_wrapper.type = OptimWrapper, got {wrapper}')
+    cfg.optim_wrapper.type = 'DeviceAgnosticAmpOptimWrapper'
+    cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
+
+
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
@@ -56,16 +72,7 @@ def main():
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
 
     if args.amp:
-        optim_wrapper = cfg.optim_wrapper.type
-        if optim_wrapper == 'AmpOptimWrapper':
-            print_log('AMP training is already enabled in your config.', logger='current',
-                      level=logging.WARNING)
-        else:
-            assert optim_wrapper == 'OptimWrapper', (
-                '`--amp` is only supported when the optimizer wrapper type is '
-                f'`OptimWrapper` but got {optim_wrapper}.')
-            cfg.optim_wrapper.type = 'AmpOptimWrapper'
-            cfg.optim_wrapper.loss_scale = 'dynamic'
+        enable_amp(cfg)
 
     if args.sync_bn != 'none':
         cfg.sync_bn = args.sync_bn

@@ -8,7 +8,7 @@
 """
 import json
 import os.path as osp
-from typing import List, Optional
+from typing import List, Optional, Sequence, Union
 
 from mmengine.dataset import BaseDataset
 
@@ -21,7 +21,8 @@ class ShapeNet55Dataset(BaseDataset):
 
     Args:
         data_root: the folder that holds ``ShapeNet-55/`` and ``shapenet_pc/``.
-        ann_file: split file relative to ``data_root``, e.g. 'ShapeNet-55/train.txt'.
+        ann_file: split file relative to ``data_root``, e.g. 'ShapeNet-55/train.txt', or a
+            list of them, read in order (e.g. train + test, as ACT pre-trains).
         data_prefix: folders of the clouds (``pts``) and rendered views (``img``).
         taxonomy_file: optional json (relative to ``data_root``) mapping synsets to names;
             without it the synset id is the class name.
@@ -35,11 +36,17 @@ class ShapeNet55Dataset(BaseDataset):
 
     def __init__(self,
                  data_root: str,
-                 ann_file: str = 'ShapeNet-55/train.txt',
+                 ann_file: Union[str, Sequence[str]] = 'ShapeNet-55/train.txt',
                  data_prefix: Optional[dict] = None,
                  taxonomy_file: str = 'ShapeNet-55/taxonomy.json',
                  **kwargs) -> None:
         self.taxonomy_file = taxonomy_file
+        if isinstance(ann_file, (list, tuple)):
+            if not ann_file:
+                raise ValueError('ann_file is an empty list of split files')
+            ann_file, self.extra_ann_files = ann_file[0], list(ann_file[1:])
+        else:
+            self.extra_ann_files = []
         super().__init__(
             data_root=data_root,
             ann_file=ann_file,
@@ -76,6 +83,8 @@ class ShapeNet55Dataset(BaseDataset):
 
     def load_data_list(self) -> List[dict]:
         names = self._read_split(self.ann_file)
+        for extra in self.extra_ann_files:
+            names += self._read_split(osp.join(self.data_root, extra))
         taxonomy = self._taxonomy()
         label_of = {t['synset']: i for i, t in enumerate(taxonomy)}
         self._metainfo['classes'] = tuple(t['name'] for t in taxonomy)

@@ -13,7 +13,8 @@ train_dataloader = dict(
         dict(type='NormalizeToUnitSphere'),
         dict(type='Pack3DDetInputs', keys=['points'], meta_keys=('sample_idx', 'pc_path')),
     ]))
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=2, by_epoch=True,
+# cosine only (a run of one epoch has no room for warm-up); it ends at max_epochs
+param_scheduler = [dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True,
                         convert_to_iter_based=True)]
 train_cfg = dict(max_epochs=2)
 custom_hooks = [

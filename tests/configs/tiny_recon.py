@@ -2,13 +2,9 @@
 # (model.img_teacher / text_teacher / test_evaluator.text_teacher .checkpoint).
 _base_ = ['../../configs/recon_clip_pretrain_demo.py']
 
-embed_dims = 32
 model = dict(
-    backbone=dict(embed_dims=embed_dims, depth=2, num_heads=2, num_groups=16, group_size=8),
-    neck=dict(embed_dims=embed_dims, depth=1, num_heads=2),
-    head=dict(embed_dims=embed_dims, group_size=8),
-    img_head=dict(embed_dims=embed_dims),
-    text_head=dict(embed_dims=embed_dims))
+    backbone=dict(embed_dims=32, depth=2, num_heads=2, num_groups=16, group_size=8),
+    neck=dict(depth=1, num_heads=2))
 num_points = 128
 meta_keys = ('sample_idx', 'pc_path', 'category', 'category_name', 'img_path', 'text')
 train_pipeline = [
@@ -33,8 +29,8 @@ test_dataloader = dict(
         dict(type='NormalizeToUnitSphere'),
         dict(type='Pack3DDetInputs', keys=['points'], meta_keys=('sample_idx', 'category')),
     ]))
-max_epochs = 2
-param_scheduler = [dict(type='CosineAnnealingLR', T_max=max_epochs, by_epoch=True,
+# cosine only (a run of one epoch has no room for warm-up); it ends at max_epochs
+param_scheduler = [dict(type='CosineAnnealingLR', eta_min=1e-6, by_epoch=True,
                         convert_to_iter_based=True)]
-train_cfg = dict(max_epochs=max_epochs)
+train_cfg = dict(max_epochs=2)
 default_hooks = dict(logger=dict(interval=1), checkpoint=dict(interval=1))

@@ -8,13 +8,10 @@ init_cfg=dict(type='Pretrained', checkpoint='encoder.pth'))``.
 """
 import argparse
 import os.path as osp
-import sys
 
-sys.path.insert(0, osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__)))))
+import torch
 
-import torch  # noqa: E402
-
-from pt3kd_mm.utils.checkpoint import load_local_checkpoint  # noqa: E402
+from pt3kd_mm.utils.checkpoint import load_local_checkpoint
 
 
 def export_encoder(src: str, dst: str, prefix: str = 'backbone.') -> int:

@@ -1,7 +1,9 @@
-# ACT stage 1: the cross-modal dVAE around a frozen ViT-B/16 (384) from timm.
+# ACT stage 1: the cross-modal dVAE around a frozen ViT-B/16 (384) from timm. Defined as the
+# variable act_autoencoder (not model) so that stage 2 (./act.py) can inherit it as its teacher
+# next to the student's ./point_mae.py; configs/act_autoencoder.py trains it.
 # Put the 2D weights at vit_checkpoint (see FrozenViTBlocks.how_to_get for how to save them).
 vit_checkpoint = 'data/pretrained/vit_base_patch16_384.pth'
-model = dict(
+act_autoencoder = dict(
     type='ACTAutoencoder',
     embed_dims=384,
     num_groups=64,

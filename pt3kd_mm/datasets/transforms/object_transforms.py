@@ -8,7 +8,7 @@ from mmcv.transforms import BaseTransform
 
 from mmdet3d.registry import TRANSFORMS
 
-from ...models.layers.point_ops import farthest_point_sample
+from ...ops import farthest_point_sample
 
 
 def _where(results: dict) -> str:

@@ -6,7 +6,7 @@ from mmcv.transforms import BaseTransform
 
 from mmdet3d.registry import TRANSFORMS
 
-from ..teacher_cache import TeacherFeatureCache
+from ...utils.teacher_cache import TeacherFeatureCache
 
 
 @TRANSFORMS.register_module()

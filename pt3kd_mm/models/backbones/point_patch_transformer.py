@@ -9,8 +9,9 @@ from torch import Tensor, nn
 from mmdet3d.registry import MODELS
 
 from ..layers.patch_embed import MiniPointNetEmbed, center_pos_embed
-from ..layers.point_ops import group_points
+from ...ops import group_points
 from ..layers.transformer import PosAddedTransformer
+from ..utils.weight_init import default_init_cfg
 
 
 @MODELS.register_module()
@@ -33,7 +34,8 @@ class PointPatchTransformer(BaseModule):
             segmentation. Negative indices count from the end.
         final_norm: LayerNorm after the last block.
         point_ops_backend: FPS / kNN backend ('auto', 'numba', 'torch', 'mmcv').
-        init_cfg: e.g. ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
+        init_cfg: default: truncated normal (std 0.02) Linear layers, unit norms; or e.g.
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
     """
 
     def __init__(self,
@@ -52,7 +54,7 @@ class PointPatchTransformer(BaseModule):
                  final_norm: bool = True,
                  point_ops_backend: str = 'auto',
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(init_cfg=default_init_cfg(init_cfg))
         self.embed_dims = embed_dims
         self.depth = depth
         self.num_groups = num_groups
@@ -75,20 +77,13 @@ class PointPatchTransformer(BaseModule):
 
     # ------------------------------------------------------------------ weights
     def init_weights(self) -> None:
-        super().init_weights()
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            return
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
-            elif isinstance(m, (nn.LayerNorm, nn.BatchNorm1d)):
-                nn.init.ones_(m.weight)
-                nn.init.zeros_(m.bias)
+        """Layers by ``init_cfg`` (default: truncated normal std 0.02 Linear layers, unit
+        norms); the CLS token and position truncated normal std 0.02, before a ``Pretrained``
+        ``init_cfg`` (which mmengine applies last) can overwrite them."""
         if self.with_cls_token:
             trunc_normal_(self.cls_token, std=0.02)
             trunc_normal_(self.cls_pos, std=0.02)
+        super().init_weights()
 
     @property
     def num_prefix_tokens(self) -> int:

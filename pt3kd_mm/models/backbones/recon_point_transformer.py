@@ -63,11 +63,11 @@ class ReConPointTransformer(PointPatchTransformer):
         return self.num_queries
 
     def init_weights(self) -> None:
-        super().init_weights()
-        if isinstance(self.init_cfg, dict) and self.init_cfg.get('type') == 'Pretrained':
-            return
+        """As ``PointPatchTransformer``, the queries and their positions truncated normal std
+        0.02 (before a ``Pretrained`` ``init_cfg`` can overwrite them)."""
         trunc_normal_(self.query_tokens, std=0.02)
         trunc_normal_(self.query_pos, std=0.02)
+        super().init_weights()
 
     def encode(self, tokens: Tensor, centers: Tensor) -> Tuple[Tensor, Tuple[Tensor, ...]]:
         """tokens (B, L, C), centers (B, L, 3) -> (normed [queries; tokens] (B, Q + L, C),

@@ -13,8 +13,9 @@ from mmdet3d.registry import MODELS
 class PointCloudPreprocessor(BaseDataPreprocessor):
     """Stacks ``inputs['points']`` (a list of (N, C) arrays / tensors) into a (B, N, C) float
     tensor on the model's device and, when present, ``inputs['img']`` (a list of (3, H, W)
-    images as ``Pack3DDetInputs(keys=['points', 'img'])`` packs them, already normalised in the
-    pipeline) into a (B, 3, H, W) float tensor; ``data_samples`` pass through.
+    images as ``Pack3DDetInputs(keys=['points', 'img'])`` packs them: RGB in 0-255, not
+    normalised, since every image teacher normalises its input with its own mean / std) into a
+    (B, 3, H, W) float tensor; ``data_samples`` pass through.
 
     Args:
         num_channels: keep only the first ``num_channels`` channels (3 = xyz), or all if None.

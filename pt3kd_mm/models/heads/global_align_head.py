@@ -6,6 +6,8 @@ from torch import Tensor, nn
 
 from mmdet3d.registry import MODELS
 
+from ..utils.weight_init import default_init_cfg
+
 
 @MODELS.register_module()
 class GlobalAlignHead(BaseModule):
@@ -24,16 +26,12 @@ class GlobalAlignHead(BaseModule):
                  target_dims: int = 512,
                  loss: Optional[dict] = None,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        # the reference's initialisation of these projections
+        super().__init__(init_cfg=default_init_cfg(
+            init_cfg, [dict(type='Normal', layer='Linear', mean=0.02, std=0.01, bias=0.)]))
         self.proj = nn.Linear(embed_dims, target_dims)
         self.loss_module = MODELS.build(
             loss or dict(type='mmdet.SmoothL1Loss', beta=1.0, loss_weight=1.0))
-
-    def init_weights(self) -> None:
-        super().init_weights()
-        if self.init_cfg is None:  # the reference's initialisation of these projections
-            nn.init.normal_(self.proj.weight, mean=0.02, std=0.01)
-            nn.init.zeros_(self.proj.bias)
 
     def forward(self, query: Tensor) -> Tensor:
         """query (B, C) -> (B, C_teacher)."""

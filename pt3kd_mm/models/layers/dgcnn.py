@@ -5,7 +5,7 @@ from typing import Optional
 import torch
 from torch import Tensor, nn
 
-from .point_ops import gather_points, knn_query
+from ...ops import gather_points, knn_query
 
 
 class TokenDGCNN(nn.Module):

@@ -10,6 +10,7 @@ from mmdet3d.registry import MODELS
 
 from ..layers.patch_embed import center_pos_embed
 from ..layers.transformer import PosAddedTransformer
+from ..utils.weight_init import default_init_cfg
 
 
 @MODELS.register_module()
@@ -31,7 +32,7 @@ class PointMAEDecoder(BaseModule):
                  mlp_ratio: float = 4.0,
                  drop_path_rate: float = 0.1,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
-        super().__init__(init_cfg=init_cfg)
+        super().__init__(init_cfg=default_init_cfg(init_cfg))
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.pos_embed = center_pos_embed(embed_dims)
         self.transformer = PosAddedTransformer(
@@ -40,13 +41,10 @@ class PointMAEDecoder(BaseModule):
         self.norm = nn.LayerNorm(embed_dims)
 
     def init_weights(self) -> None:
-        super().init_weights()
-        for m in self.modules():
-            if isinstance(m, nn.Linear):
-                trunc_normal_(m.weight, std=0.02)
-                if m.bias is not None:
-                    nn.init.zeros_(m.bias)
+        """Layers by ``init_cfg`` (default as the encoder's), the mask token truncated normal
+        std 0.02."""
         trunc_normal_(self.mask_token, std=0.02)
+        super().init_weights()
 
     def forward(self, visible_tokens: Tensor, centers: Tensor, mask: Tensor) -> Tensor:
         """Decode.

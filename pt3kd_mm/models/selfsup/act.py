@@ -5,6 +5,8 @@ from torch import Tensor
 
 from mmdet3d.registry import MODELS
 
+from ..teachers import TeacherSet
+from ..utils.derived_cfg import derive_part_cfg
 from .point_mae import PointMAE
 
 
@@ -20,21 +22,35 @@ class ACT(PointMAE):
     Args:
         teacher: a frozen teacher config, e.g. ``ConfigModelTeacher`` around the stage-1
             ``ACTAutoencoder`` with ``method='encode_groups'``.
-        Others as ``PointMAE`` (head: ``CosineDistillHead``).
+        Others as ``PointMAE`` (head: ``CosineDistillHead``, whose ``target_dims`` is taken
+        from the teacher's ``embed_dims``; the backbone's ``num_groups`` / ``group_size`` must
+        equal the teacher's).
     """
 
     def __init__(self, backbone: dict, neck: dict, head: dict, teacher: dict,
                  mask_ratio: float = 0.8, mask_type: str = 'rand',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
+        teachers = TeacherSet(dict(stage1=teacher), cfg_key='model.teacher')
+        stage1 = teachers['stage1'].network
+        if hasattr(stage1, 'embed_dims'):
+            head = derive_part_cfg(head, dict(target_dims=stage1.embed_dims), 'model.head',
+                                   'model.teacher.model (embed_dims)')
         super().__init__(backbone, neck, head, mask_ratio, mask_type, data_preprocessor,
                          init_cfg)
-        self.teacher = MODELS.build(teacher)
+        # the teacher encodes the student's own groups: they must be the groups it learnt on
+        for key in ('num_groups', 'group_size'):
+            mine, theirs = getattr(self.backbone, key), getattr(stage1, key, None)
+            if theirs is not None and mine != theirs:
+                raise ValueError(f'model.backbone.{key} = {mine} but the stage-1 teacher '
+                                 f'(model.teacher.model.{key}) was built with {theirs}; the '
+                                 f'teacher reads the student\'s groups, so they must agree')
+        self.teachers = teachers
 
     def loss(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
              **kwargs) -> Dict[str, Tensor]:
         out = self.masked_forward(inputs['points'])
-        target = self.teacher(out.neighborhood, out.centers, hard=True)['features']
+        target = self.teachers['stage1'](out.neighborhood, out.centers, hard=True)['features']
         target = target[out.mask].reshape(out.mask.shape[0], -1, target.shape[-1])
         return dict(loss=self.head.loss(out.masked_tokens, target))
 

@@ -1,4 +1,5 @@
-"""ACT stage 1: a dVAE around a frozen, prompt-tuned 2D transformer (REFERENCE.md)."""
+"""ACT stage 1: a dVAE around a frozen, prompt-tuned 2D transformer (ACT, Dong et al.,
+ICLR 2023; reference code RunpeiDong/ACT)."""
 import math
 from typing import Dict, List, Optional
 
@@ -13,7 +14,7 @@ from mmdet3d.registry import MODELS
 from ..layers.dgcnn import TokenDGCNN
 from ..layers.folding_decoder import FoldingGroupDecoder
 from ..layers.patch_embed import MiniPointNetEmbed, center_pos_embed
-from ..layers.point_ops import group_points
+from ...ops import group_points
 from ..losses.chamfer_loss import chamfer_distance_l1
 
 
@@ -64,7 +65,7 @@ class ACTAutoencoder(BaseModel):
         super().__init__(
             data_preprocessor=data_preprocessor or dict(type='PointCloudPreprocessor'),
             init_cfg=init_cfg)
-        self.num_groups, self.group_size = num_groups, group_size
+        self.embed_dims, self.num_groups, self.group_size = embed_dims, num_groups, group_size
         self.num_prompts, self.deep_prompts = num_prompts, deep_prompts
         self.gumbel_tau, self.kl_weight = gumbel_tau, kl_weight
         self.patch_embed = MiniPointNetEmbed(embed_dims)
@@ -82,9 +83,11 @@ class ACTAutoencoder(BaseModel):
         self.decoder = FoldingGroupDecoder(embed_dims, group_size, grid_size=2)
 
     def init_weights(self) -> None:
-        super().init_weights()
+        """Prompts and their positions truncated normal std 0.02 (before a ``Pretrained``
+        ``init_cfg`` can overwrite them), other layers by ``init_cfg``."""
         trunc_normal_(self.prompts, std=0.02)
         trunc_normal_(self.prompt_pos, std=0.02)
+        super().init_weights()
 
     def encode(self, points: Tensor, hard: bool = False) -> Dict[str, Tensor]:
         """points (B, N, 3) -> dict(features (B, G, C) after the second DGCNN, logits

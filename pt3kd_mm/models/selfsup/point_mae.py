@@ -3,12 +3,13 @@ from typing import Dict, List, NamedTuple, Optional
 
 import torch
 from mmpretrain.models.selfsup import BaseSelfSupervisor
-from torch import Tensor
+from torch import Tensor, nn
 
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample
 
-from ..layers.point_ops import nearest_neighbor_sq_dist
+from ..losses import chamfer_distance
+from ..utils.derived_cfg import derive_part_cfg
 from ..utils.masking import block_group_mask, random_group_mask
 
 
@@ -31,6 +32,8 @@ class PointMAE(BaseSelfSupervisor):
         backbone: a ``PointPatchTransformer`` config.
         neck: a ``PointMAEDecoder`` config.
         head: a ``PointReconstructionHead`` config.
+        The neck and head take ``embed_dims`` and ``group_size`` from the backbone (set them
+        there only; a part that sets another value is an error).
         mask_ratio: fraction of groups hidden per cloud.
         mask_type: 'rand' (uniform) or 'block' (the groups nearest to a random centre).
         data_preprocessor: defaults to ``PointCloudPreprocessor``.
@@ -46,6 +49,12 @@ class PointMAE(BaseSelfSupervisor):
                  init_cfg: Optional[dict] = None) -> None:
         if mask_type not in ('rand', 'block'):
             raise ValueError(f"mask_type must be 'rand' or 'block', got {mask_type!r}")
+        if not isinstance(backbone, nn.Module):
+            backbone = MODELS.build(backbone)
+        neck = derive_part_cfg(neck, self.backbone_facts(backbone), 'model.neck',
+                               'model.backbone')
+        head = derive_part_cfg(head, self.backbone_facts(backbone), 'model.head',
+                               'model.backbone')
         super().__init__(
             backbone=backbone,
             neck=neck,
@@ -54,6 +63,11 @@ class PointMAE(BaseSelfSupervisor):
             init_cfg=init_cfg)
         self.mask_ratio = mask_ratio
         self.mask_type = mask_type
+
+    @staticmethod
+    def backbone_facts(backbone: nn.Module) -> Dict[str, int]:
+        """The backbone's sizes that the other parts take (``derive_part_cfg``)."""
+        return dict(embed_dims=backbone.embed_dims, group_size=backbone.group_size)
 
     def generate_mask(self, centers: Tensor) -> Tensor:
         """centers (B, G, 3) -> mask (B, G) bool, True = masked."""
@@ -102,13 +116,15 @@ class PointMAE(BaseSelfSupervisor):
         ``MaskedReconstructionMetric``. Masks come from the global RNG (seeded by the runner)."""
         out = self.masked_forward(inputs['points'])
         pred = self.head.predict(out.masked_tokens)  # (B, M, K, 3)
-        batch, k = pred.shape[0], pred.shape[2]
-        target = self.masked_groups(out).reshape(batch * pred.shape[1], -1, 3)
-        pred = pred.reshape(-1, k, 3)
-        d1 = nearest_neighbor_sq_dist(pred, target).reshape(batch, -1)
-        d2 = nearest_neighbor_sq_dist(target, pred).reshape(batch, -1)
-        cd_l2 = d1.mean(1) + d2.mean(1)
-        cd_l1 = (d1.sqrt().mean(1) + d2.sqrt().mean(1)) / 2
+        target = self.masked_groups(out)  # (B, M, K, 3)
+        batch, num_masked = pred.shape[:2]
+        per_group = {
+            mode: chamfer_distance(pred.flatten(0, 1), target.flatten(0, 1), mode,
+                                   reduction='none').reshape(batch, num_masked)
+            for mode in ('l2', 'l1')
+        }
+        # a cloud's value: the mean over its masked groups (the loss's reduction per cloud)
+        cd_l2, cd_l1 = per_group['l2'].mean(1), per_group['l1'].mean(1)
         if data_samples is None:
             data_samples = [Det3DDataSample() for _ in range(batch)]
         for sample, l2, l1 in zip(data_samples, cd_l2.tolist(), cd_l1.tolist()):

@@ -9,7 +9,9 @@ from torch import Tensor
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample
 
-from ...datasets.teacher_cache import check_cache_teacher, read_cache_meta
+from ...utils.teacher_cache import check_cache_teacher, read_cache_meta
+from ..teachers import TeacherSet
+from ..utils.derived_cfg import derive_part_cfg
 from .point_mae import PointMAE
 
 
@@ -25,8 +27,8 @@ class ReCon(PointMAE):
     Teacher targets: a sample that carries ``img_target`` / ``text_target`` (from a teacher
     feature cache, see ``LoadTeacherFeatures``) uses it and the teacher never runs (the cache
     must come from the configured teacher and checkpoint: checked once per cache); otherwise
-    the frozen teacher is built on first use (outside the module tree: never in checkpoints,
-    the optimiser or DDP) and run on ``inputs['img']`` / the samples' ``text``.
+    the frozen teacher is built on first use (``TeacherSet``: outside the module tree, never in
+    checkpoints, the optimiser or DDP) and run on ``inputs['img']`` / the samples' ``text``.
 
     Args:
         backbone: a ``ReConPointTransformer`` config (3 queries: cls, img, text).
@@ -60,30 +62,16 @@ class ReCon(PointMAE):
         if self.backbone.num_prefix_tokens != len(self.QUERIES):
             raise ValueError(f'ReCon needs a backbone with {len(self.QUERIES)} global queries '
                              f'(cls, img, text), got {self.backbone.num_prefix_tokens}')
-        self.img_head = MODELS.build(img_head)
-        self.text_head = MODELS.build(text_head)
-        self.teacher_cfgs = dict(img=img_teacher, text=text_teacher)
+        facts = self.backbone_facts(self.backbone)
+        self.img_head = MODELS.build(
+            derive_part_cfg(img_head, facts, 'model.img_head', 'model.backbone'))
+        self.text_head = MODELS.build(
+            derive_part_cfg(text_head, facts, 'model.text_head', 'model.backbone'))
+        self.teachers = TeacherSet(dict(img=img_teacher, text=text_teacher), lazy=True)
         self.zero_shot_text_weight = zero_shot_text_weight
-        self._teachers: Dict[str, torch.nn.Module] = {}  # built on first use
         self._checked_caches: Set[str] = set()
 
     # ------------------------------------------------------------------ teachers
-    def teacher(self, name: str, device: torch.device) -> torch.nn.Module:
-        """The frozen ``name`` ('img' / 'text') teacher on ``device``, built on first use."""
-        if name not in self._teachers:
-            cfg = self.teacher_cfgs[name]
-            if cfg is None:
-                raise ValueError(
-                    f'ReCon: the samples carry no cached {name}_target and no {name}_teacher '
-                    f'is configured; set model.{name}_teacher or load cached features with '
-                    f'LoadTeacherFeatures (tools/cache_teacher_features.py)')
-            self._teachers[name] = MODELS.build(cfg)
-        teacher = self._teachers[name]
-        param = next(iter(teacher.network.parameters()), None)
-        if param is not None and param.device != device:
-            teacher.to(device)
-        return teacher
-
     def teacher_targets(self, name: str, inputs: Dict[str, Tensor],
                         data_samples: Optional[List[Det3DDataSample]]) -> Tensor:
         """(B, C_teacher) targets of the ``name`` query: cached in the samples, else the
@@ -98,7 +86,12 @@ class ReCon(PointMAE):
         if any(c is not None for c in cached):
             raise ValueError(f'ReCon: only some samples of the batch carry a cached {key}; '
                              f'the cache does not cover the whole dataset')
-        teacher = self.teacher(name, device)
+        if not self.teachers.configured(name):
+            raise ValueError(
+                f'ReCon: the samples carry no cached {name}_target and no {name}_teacher '
+                f'is configured; set model.{name}_teacher or load cached features with '
+                f'LoadTeacherFeatures (tools/cache_teacher_features.py)')
+        teacher = self.teachers[name]
         if name == 'img':
             if 'img' not in inputs:
                 raise KeyError("ReCon: no inputs['img'] for the image teacher; load the rendered "
@@ -119,7 +112,7 @@ class ReCon(PointMAE):
             raise KeyError(f"ReCon: cached {name}_target without its source; add "
                            f"'{name}_target_cache' to Pack3DDetInputs' meta_keys so the cache "
                            f"can be checked against model.{name}_teacher")
-        cfg = self.teacher_cfgs[name]
+        cfg = self.teachers.cfgs[name]
         for cache_dir in cache_dirs - self._checked_caches:
             if cfg is None:
                 warnings.warn(f'ReCon: no model.{name}_teacher configured, so the teacher '

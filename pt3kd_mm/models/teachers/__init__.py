@@ -1,6 +1,8 @@
 from .base_teacher import ConfigModelTeacher, FrozenTeacher
-from .clip_teachers import CLIPImageTeacher, CLIPTextTeacher, ViTImageTeacher
+from .clip_teachers import CLIPImageTeacher, CLIPTextTeacher
 from .frozen_vit_blocks import FrozenViTBlocks
+from .teacher_set import TeacherSet
+from .vit_image_teacher import ViTImageTeacher
 
 __all__ = ['CLIPImageTeacher', 'CLIPTextTeacher', 'ConfigModelTeacher', 'FrozenTeacher',
-           'FrozenViTBlocks', 'ViTImageTeacher']
+           'FrozenViTBlocks', 'TeacherSet', 'ViTImageTeacher']

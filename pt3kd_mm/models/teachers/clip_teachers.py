@@ -1,7 +1,6 @@
-"""Frozen 2D teachers of ReCon: the CLIP image and text towers (open_clip) and a ViT image
-encoder (mmpretrain ``VisionTransformer``, from an mmpretrain or timm checkpoint).
+"""Frozen CLIP teachers (open_clip): the image tower and the text tower.
 
-All three follow the teacher contract of :class:`FrozenTeacher`: weights from a local file
+Both follow the teacher contract of :class:`FrozenTeacher`: weights from a local file
 (the CLIP teachers also accept an explicit open_clip pretrained tag, for users with network
 access), frozen, outside the student's ``parameters()`` / ``state_dict()``, eval forever.
 """
@@ -17,11 +16,8 @@ from torch import Tensor, nn
 
 from mmdet3d.registry import MODELS
 
-from .base_teacher import FrozenTeacher
-from .vit_keys import timm_vit_to_mmpretrain
-
-IMAGENET_MEAN = (0.485, 0.456, 0.406)
-IMAGENET_STD = (0.229, 0.224, 0.225)
+from .base_teacher import ENCODER_PRECISION, FrozenTeacher
+from .image_input import NormalisesImages
 
 _HOW_TO_GET_CLIP = (
     'On a machine with network access save the open_clip model once and copy the file here: '
@@ -44,31 +40,6 @@ def _is_torchscript(path: str) -> bool:
         return False
     with zipfile.ZipFile(path) as archive:
         return any(name.endswith('constants.pkl') for name in archive.namelist())
-
-
-class _NormalisesImages:
-    """Image teachers normalise their input themselves (``mean`` / ``std`` in 0-1 units,
-    ``image_size``), so one data pipeline (RGB, 0-255) serves any image teacher and a swapped
-    teacher can never see another's statistics."""
-
-    mean: Tuple[float, ...]
-    std: Tuple[float, ...]
-    image_size: Tuple[int, int]
-
-    def preprocess(self, images: Tensor) -> Tensor:
-        """(B, 3, H, W) RGB in 0-255 -> ``(images / 255 - mean) / std`` in the network's
-        dtype; other shapes or sizes raise an error."""
-        owner = type(self).__name__
-        if images.dim() != 4 or images.shape[1] != 3:
-            raise ValueError(f'{owner} expects (B, 3, H, W) RGB images, got '
-                             f'{tuple(images.shape)}')
-        if tuple(images.shape[-2:]) != tuple(self.image_size):
-            raise ValueError(f'{owner} expects {tuple(self.image_size)} images, got '
-                             f'{tuple(images.shape[-2:])}; resize / crop them in the pipeline')
-        images = images.to(next(self.network.parameters()).dtype)
-        mean = images.new_tensor(self.mean).view(1, 3, 1, 1) * 255
-        std = images.new_tensor(self.std).view(1, 3, 1, 1) * 255
-        return (images - mean) / std
 
 
 class _ImageTower(nn.Module):
@@ -102,6 +73,11 @@ class _OpenCLIPTeacher(FrozenTeacher):
         open_clip_kwargs: extra keyword arguments of ``open_clip.create_model`` (e.g.
             ``force_quick_gelu=True``), or, with ``model_cfg``, of the model class (e.g.
             ``quick_gelu=True``).
+        precision: what ``forward`` computes in ('fp32', 'bf16', 'fp16', 'auto'; see
+            ``FrozenTeacher``); the features are returned in float32. Default 'auto': bf16 /
+            fp16 where the device computes them natively (within the tolerance of
+            ``base_teacher.ENCODER_PRECISION``), fp32 on other CPUs; 'fp32' for exact features.
+        fp32_modules: sub-modules that compute in fp32 whatever ``precision`` says.
     """
 
     how_to_get = _HOW_TO_GET_CLIP
@@ -111,13 +87,15 @@ class _OpenCLIPTeacher(FrozenTeacher):
                  checkpoint: Optional[str] = None,
                  pretrained: Optional[str] = None,
                  model_cfg: Optional[dict] = None,
-                 open_clip_kwargs: Optional[dict] = None) -> None:
+                 open_clip_kwargs: Optional[dict] = None,
+                 precision: str = ENCODER_PRECISION,
+                 fp32_modules: Sequence[str] = ()) -> None:
         self.model_name = model_name
         self.pretrained = pretrained
         self.model_cfg = copy.deepcopy(model_cfg)
         self.open_clip_kwargs = dict(open_clip_kwargs or {})
         self._check_args(checkpoint)
-        super().__init__(checkpoint)
+        super().__init__(checkpoint, precision=precision, fp32_modules=fp32_modules)
 
     # ------------------------------------------------------------------ arguments
     def _check_args(self, checkpoint: Optional[str]) -> None:
@@ -245,7 +223,7 @@ class _OpenCLIPTeacher(FrozenTeacher):
 
 
 @MODELS.register_module()
-class CLIPImageTeacher(_NormalisesImages, _OpenCLIPTeacher):
+class CLIPImageTeacher(NormalisesImages, _OpenCLIPTeacher):
     """CLIP's image tower (open_clip), frozen: images -> the projected image embedding.
 
     ``forward(images)``: (B, 3, H, W) RGB images in 0-255 of size ``image_size`` (the teacher
@@ -366,81 +344,4 @@ class CLIPTextTeacher(_OpenCLIPTeacher):
         return self.encode_tokens(self.tokenize(texts))
 
 
-_MMPRETRAIN_DROPPED = ('head.', 'neck.', 'data_preprocessor.')
-
-
-@MODELS.register_module()
-class ViTImageTeacher(_NormalisesImages, FrozenTeacher):
-    """ReCon's default image teacher: a ViT's CLS token after the final norm, frozen.
-
-    The network is mmpretrain's ``VisionTransformer(arch, patch_size, img_size,
-    out_type='cls_token', final_norm=True)``.
-
-    ``forward(images)``: (B, 3, H, W) RGB images in 0-255 (normalised inside with ``mean`` /
-    ``std``) -> (B, C) CLS features
-    (C = ``embed_dims``, 768 for 'base').
-
-    Args:
-        checkpoint: local weights file.
-        arch: mmpretrain arch name ('base', 'large', 'deit-small', ...), 'small' (timm's /
-            DeiT's 384-wide 12-layer ViT-S, not mmpretrain's own 768 x 8 'small') or a dict
-            with embed_dims, num_layers, num_heads, feedforward_channels.
-        img_size: input size the position embedding is built for.
-        patch_size: patch size.
-        source: the checkpoint's layout: 'mmpretrain' (a classifier / backbone checkpoint,
-            keys ``backbone.*`` or bare) or 'timm' (a timm ViT state dict such as
-            ``vit_base_patch16_224_in21k``; converted to mmpretrain names, the classifier head
-            and pre-logits are dropped).
-        mean, std: per-channel normalisation of RGB images in 0-1 units that the weights
-            expect (ImageNet's by default; Google's in21k ViTs, e.g. timm's
-            ``vit_base_patch16_224_in21k``, were trained with mean = std = (0.5, 0.5, 0.5)).
-    """
-
-    how_to_get = (
-        'Save the ViT once where it can be downloaded and copy the file here: timm: '
-        'torch.save(timm.create_model("vit_base_patch16_224.augreg_in21k", '
-        'pretrained=True).state_dict(), PATH) with source="timm"; mmpretrain: a '
-        'VisionTransformer checkpoint from its model zoo with source="mmpretrain". '
-        'tools/misc/random_vit_checkpoint.py writes a random stand-in.')
-
-    def __init__(self,
-                 checkpoint: str,
-                 arch: Union[str, dict] = 'base',
-                 img_size: int = 224,
-                 patch_size: int = 16,
-                 source: str = 'mmpretrain',
-                 mean: Sequence[float] = IMAGENET_MEAN,
-                 std: Sequence[float] = IMAGENET_STD) -> None:
-        if source not in ('mmpretrain', 'timm'):
-            raise ValueError(f"source must be 'mmpretrain' or 'timm', got {source!r}")
-        self.arch, self.img_size, self.patch_size, self.source = arch, img_size, patch_size, \
-            source
-        self.mean: Tuple[float, ...] = tuple(float(m) for m in mean)
-        self.std: Tuple[float, ...] = tuple(float(s) for s in std)
-        super().__init__(checkpoint)
-        self.embed_dims: int = int(self.network.embed_dims)
-        self.image_size: Tuple[int, int] = tuple(int(s) for s in (
-            (img_size, img_size) if isinstance(img_size, int) else img_size))
-
-    def build_network(self) -> nn.Module:
-        from mmpretrain.models import VisionTransformer
-        arch = 'deit-small' if self.arch == 'small' else self.arch
-        return VisionTransformer(arch=arch, img_size=self.img_size, patch_size=self.patch_size,
-                                 out_type='cls_token', final_norm=True)
-
-    def convert_state_dict(self, state: Dict[str, Tensor]) -> Dict[str, Tensor]:
-        state = {k[len('module.'):] if k.startswith('module.') else k: v
-                 for k, v in state.items()}
-        if self.source == 'mmpretrain':
-            if any(k.startswith('backbone.') for k in state):
-                return {k[len('backbone.'):]: v for k, v in state.items()
-                        if k.startswith('backbone.')}
-            return {k: v for k, v in state.items() if not k.startswith(_MMPRETRAIN_DROPPED)}
-        return timm_vit_to_mmpretrain(state)  # unmapped keys are reported as unexpected
-
-    def forward_teacher(self, images: Tensor) -> Tensor:
-        """(B, 3, H, W) RGB images in 0-255 -> (B, C) CLS features after the final norm."""
-        return self.network(self.preprocess(images))[-1]
-
-
-__all__: List[str] = ['CLIPImageTeacher', 'CLIPTextTeacher', 'ViTImageTeacher']
+__all__: List[str] = ['CLIPImageTeacher', 'CLIPTextTeacher']

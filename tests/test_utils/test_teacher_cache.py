@@ -6,8 +6,8 @@ import numpy as np
 import pytest
 import torch
 
-from pt3kd_mm.datasets.teacher_cache import (TeacherFeatureCache, teacher_fingerprint,
-                                             write_cache)
+from pt3kd_mm.utils.teacher_cache import (TeacherFeatureCache, teacher_fingerprint,
+                                          write_cache)
 from pt3kd_mm.datasets.transforms.teacher_features import LoadTeacherFeatures
 
 

@@ -12,15 +12,12 @@ from mmengine.config import Config
 from mmengine.dataset import pseudo_collate
 
 from mmdet3d.registry import DATASETS, METRICS, MODELS
+from pt3kd_mm.testing import DEMO_CLIP_CFG, REPO, load_tool, write_random_clip
+from pt3kd_mm.testing import run_tool as run
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = osp.join(REPO, 'tests/configs/tiny_recon.py')
 TINY_CACHED = osp.join(REPO, 'tests/configs/tiny_recon_cached.py')
 TINY_MODELNET = osp.join(REPO, 'tests/configs/tiny_recon_zeroshot_modelnet40.py')
-sys.path.insert(0, osp.join(REPO, 'tools', 'misc'))
-
-from random_clip_checkpoint import DEMO_CLIP_CFG, write_random_clip  # noqa: E402
-from test_tools import run  # noqa: E402
 
 
 @pytest.fixture(scope='module')
@@ -37,7 +34,7 @@ def options(root, clip):
 
 
 def build_caches(root, clip, out, dtype='float16'):
-    from cache_teacher_features import build_cache
+    build_cache = load_tool('tools/cache_teacher_features.py').build_cache
     for name in ('img', 'text'):
         build_cache([TINY, '--teacher', name, '--out', osp.join(out, name), '--dtype', dtype,
                      '--num-workers', '0', '--batch-size', '5', '--cfg-options',
@@ -45,6 +42,7 @@ def build_caches(root, clip, out, dtype='float16'):
     return osp.join(out, 'img'), osp.join(out, 'text')
 
 
+@pytest.mark.e2e
 def test_train_zero_shot_test_cache_and_cached_training(demo_root, modelnet_root, demo_clip,
                                                         tmp_path):
     py, work = sys.executable, str(tmp_path / 'work')
@@ -66,7 +64,7 @@ def test_train_zero_shot_test_cache_and_cached_training(demo_root, modelnet_root
     assert 'zero_shot/top1' in out and 'Epoch(test) [3/3]' in out  # 12 shapes, batch 4
 
     img_cache, text_cache = build_caches(demo_root, demo_clip, str(tmp_path / 'cache'))
-    from pt3kd_mm.datasets.teacher_cache import TeacherFeatureCache
+    from pt3kd_mm.utils.teacher_cache import TeacherFeatureCache
     assert len(TeacherFeatureCache(img_cache)) == 18  # the 18 training shapes, one view each
     assert len(TeacherFeatureCache(text_cache)) == 6 * 60  # 6 classes x 60 templates
 
@@ -108,6 +106,7 @@ def _losses(model, batch):
     return {k: v.item() for k, v in model(**data, mode='loss').items()}
 
 
+@pytest.mark.e2e
 def test_cached_targets_give_the_online_loss(demo_root, demo_clip, tmp_path):
     cfg = Config.fromfile(TINY)
     cfg.merge_from_dict(dict(a.split('=', 1) for a in options(demo_root, demo_clip)))
@@ -116,7 +115,7 @@ def test_cached_targets_give_the_online_loss(demo_root, demo_clip, tmp_path):
     model.init_weights()
     online = _losses(model, _batch(cfg, demo_root))
     assert set(online) == {'loss_rec', 'loss_img', 'loss_text'}
-    assert set(model._teachers) == {'img', 'text'}
+    assert model.teachers.built == {'img', 'text'}
     # predict: img_head(img query) + 0.25 * text_head(text query) of the whole clouds
     model.eval()
     batch = _batch(cfg, demo_root)
@@ -132,7 +131,7 @@ def test_cached_targets_give_the_online_loss(demo_root, demo_clip, tmp_path):
         fresh = MODELS.build(cfg.model)
         fresh.load_state_dict(model.state_dict())
         cached = _losses(fresh, _batch(cfg, demo_root, caches))
-        assert fresh._teachers == {}  # the teachers never ran
+        assert fresh.teachers.built == set()  # the teachers never ran
         for key in online:
             assert cached[key] == pytest.approx(online[key], rel=tol, abs=tol), (dtype, key)
 
@@ -179,6 +178,7 @@ def test_zero_shot_is_exact_when_the_answer_is_known(demo_clip):
     assert metric.evaluate(1)['zero_shot/top1'] == 0.0
 
 
+@pytest.mark.e2e
 def test_two_process_training(demo_root, demo_clip, tmp_path):
     """DDP (gloo, 2 CPU processes): teachers built lazily in every rank outside DDP, no unused
     parameters; one checkpoint without teacher weights."""

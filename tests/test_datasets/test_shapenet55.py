@@ -114,7 +114,7 @@ import numpy as np, torch
 from torch.utils.data import DataLoader, Dataset
 import pt3kd_mm
 from mmdet3d.registry import TRANSFORMS
-from pt3kd_mm.models.layers import farthest_point_sample, knn_query
+from pt3kd_mm.ops import farthest_point_sample, knn_query
 x = torch.rand(4, 2048, 3)
 farthest_point_sample(x, 64); knn_query(x, x[:, :64], 8); torch.rand(256, 256) @ torch.rand(256, 256)
 sub = TRANSFORMS.build(dict(type='PointSubsample', num_points=128, method='fps'))
@@ -130,3 +130,22 @@ print('ok')
         proc = subprocess.run([sys.executable, '-c', script], capture_output=True, text=True,
                               timeout=240)
         assert proc.returncode == 0 and 'ok' in proc.stdout, proc.stderr[-2000:]
+
+
+def test_several_split_files_in_one_dataset(demo_root):
+    from mmdet3d.registry import DATASETS
+    train = DATASETS.build(dict(type='ShapeNet55Dataset', data_root=demo_root,
+                                ann_file='ShapeNet-55/train.txt', pipeline=[]))
+    test = DATASETS.build(dict(type='ShapeNet55Dataset', data_root=demo_root,
+                               ann_file='ShapeNet-55/test.txt', pipeline=[]))
+    both = DATASETS.build(dict(type='ShapeNet55Dataset', data_root=demo_root,
+                               ann_file=['ShapeNet-55/train.txt', 'ShapeNet-55/test.txt'],
+                               pipeline=[]))
+    assert len(both) == len(train) + len(test) == 24
+    assert [both[i]['pc_path'] for i in range(len(both))] == \
+        [train[i]['pc_path'] for i in range(len(train))] + \
+        [test[i]['pc_path'] for i in range(len(test))]
+    assert both.metainfo['classes'] == train.metainfo['classes']
+    with pytest.raises(FileNotFoundError, match='nope.txt'):
+        DATASETS.build(dict(type='ShapeNet55Dataset', data_root=demo_root,
+                            ann_file=['ShapeNet-55/train.txt', 'ShapeNet-55/nope.txt']))

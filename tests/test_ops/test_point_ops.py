@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 import torch
 
-from pt3kd_mm.models.layers import (farthest_point_sample, gather_points, group_points,
+from pt3kd_mm.ops import (farthest_point_sample, gather_points, group_points,
                                     knn_query, nearest_neighbor_sq_dist)
 from pt3kd_mm.models.losses import chamfer_distance_l1, chamfer_distance_l2
 

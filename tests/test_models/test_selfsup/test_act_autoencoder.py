@@ -5,6 +5,7 @@ import timm
 import torch
 
 from mmdet3d.registry import MODELS
+import pt3kd_mm
 from pt3kd_mm.models.selfsup import kl_to_uniform
 
 TINY_ARCH = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
@@ -92,7 +93,7 @@ def test_reference_config_and_missing_2d_checkpoint():
     import os.path as osp
 
     from mmengine.config import Config
-    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    repo = osp.dirname(osp.dirname(osp.abspath(pt3kd_mm.__file__)))
     cfg = Config.fromfile(osp.join(repo, 'configs/act_autoencoder.py'))
     assert cfg.train_dataloader.batch_size == 64
     assert cfg.optim_wrapper.optimizer.lr == 5e-4

@@ -1,23 +1,15 @@
 """End to end: tools/train.py, resume, tools/test.py and tools/dist_train.sh on a tiny config."""
 import glob
-import os
 import os.path as osp
-import subprocess
 import sys
 
 import pytest
 import torch
 from mmengine.config import Config
+from pt3kd_mm.testing import REPO, load_tool
+from pt3kd_mm.testing import run_tool as run
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
 TINY = osp.join(REPO, 'tests/configs/tiny_point_mae.py')
-
-
-def run(args, extra_env=None, **kw):
-    env = dict(os.environ, PYTHONPATH=REPO, OMP_NUM_THREADS='1', **(extra_env or {}))
-    proc = subprocess.run(args, cwd=REPO, env=env, capture_output=True, text=True, **kw)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc.stdout + proc.stderr
 
 
 def data_options(root):
@@ -25,6 +17,7 @@ def data_options(root):
             f'test_dataloader.dataset.data_root={root}']
 
 
+@pytest.mark.e2e
 def test_train_resume_and_test(demo_root, tmp_path):
     work = str(tmp_path / 'work')
     py = sys.executable
@@ -47,6 +40,7 @@ def test_train_resume_and_test(demo_root, tmp_path):
     assert 'recon/chamfer_l2_x1000' in out
 
 
+@pytest.mark.e2e
 def test_two_process_training(demo_root, tmp_path):
     work = str(tmp_path / 'dist')
     out = run(['bash', 'tools/dist_train.sh', TINY, '2', '--work-dir', work,
@@ -101,7 +95,7 @@ def test_no_class_name_collides_with_openmmlab():
 
 def test_export_encoder_loads_strictly(tmp_path):
     from mmdet3d.registry import MODELS
-    from model_converters.export_encoder import export_encoder
+    export_encoder = load_tool('tools/model_converters/export_encoder.py').export_encoder
     cfg = Config.fromfile(TINY)
     cfg.model.backbone.with_cls_token = True
     model = MODELS.build(cfg.model)
@@ -126,6 +120,7 @@ def test_export_encoder_loads_strictly(tmp_path):
         export_encoder(str(ckpt), str(out), prefix='encoder.')
 
 
+@pytest.mark.e2e
 def test_act_stage1_train_and_resume(demo_root, tmp_path):
     import timm
     vit = timm.models.vision_transformer.VisionTransformer(
@@ -182,18 +177,18 @@ def test_act_stage2_uses_student_groups_and_saves_no_teacher(tmp_path):
     # those groups equal the stage-1 model's own encoding of the cloud
     neigh, centers, _, _ = model.backbone.group(pts)
     torch.manual_seed(0)
-    t = model.teacher(neigh, centers, hard=True)['features']
+    t = model.teachers['stage1'](neigh, centers, hard=True)['features']
     torch.manual_seed(0)
     s = stage1.eval().encode(pts, hard=True)["features"]
     torch.testing.assert_close(t, s)
 
 
+@pytest.mark.e2e
 def test_act_stage2_train_and_resume(demo_root, tmp_path):
     _, vit_ckpt, stage1_ckpt, _ = _tiny_stage1_checkpoints(tmp_path)
     cfg = osp.join(REPO, 'tests/configs/tiny_act_pretrain.py')
     work = str(tmp_path / 'act2')
-    opts = ['--cfg-options', f'train_dataloader.dataset.datasets.0.data_root={demo_root}',
-            f'train_dataloader.dataset.datasets.1.data_root={demo_root}',
+    opts = ['--cfg-options', f'train_dataloader.dataset.data_root={demo_root}',
             f'model.teacher.checkpoint={stage1_ckpt}',
             f'model.teacher.model.vit_blocks.checkpoint={vit_ckpt}']
     run([sys.executable, 'tools/train.py', cfg, '--work-dir', work, *opts,

@@ -10,9 +10,10 @@ from mmengine.dataset import Compose, pseudo_collate
 from PIL import Image
 
 from mmdet3d.registry import DATASETS, MODELS, TRANSFORMS
+import pt3kd_mm
 from pt3kd_mm.datasets.transforms import RECON_TEMPLATES, recon_prompts
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.abspath(pt3kd_mm.__file__)))
 RECON_DATA_CFG = osp.join(REPO, 'configs', '_base_', 'datasets', 'shapenet55_recon.py')
 ZEROSHOT_DATA_CFG = osp.join(REPO, 'configs', 'recon_zeroshot_modelnet40.py')
 

@@ -6,9 +6,10 @@ from mmengine.config import Config
 from mmengine.optim import build_optim_wrapper
 
 from mmdet3d.registry import MODELS
+import pt3kd_mm
 from pt3kd_mm.models.utils import block_group_mask, random_group_mask
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
+REPO = osp.dirname(osp.dirname(osp.abspath(pt3kd_mm.__file__)))
 
 
 def tiny_model(**kw):

@@ -1,5 +1,4 @@
 import copy
-import importlib.util
 import json
 import os.path as osp
 import socket
@@ -13,12 +12,10 @@ from mmengine.model import BaseModule
 from mmpretrain.models import VisionTransformer
 
 from mmdet3d.registry import MODELS
+import pt3kd_mm
+from pt3kd_mm.testing import load_tool, random_clip
 
-REPO = osp.dirname(osp.dirname(osp.abspath(__file__)))
-_spec = importlib.util.spec_from_file_location(
-    'random_clip_checkpoint', osp.join(REPO, 'tools', 'misc', 'random_clip_checkpoint.py'))
-random_clip = importlib.util.module_from_spec(_spec)
-_spec.loader.exec_module(random_clip)
+REPO = osp.dirname(osp.dirname(osp.abspath(pt3kd_mm.__file__)))
 TINY = random_clip.TINY_CLIP_CFG
 TINY_VIT = dict(embed_dims=32, num_layers=2, num_heads=2, feedforward_channels=64)
 TEXTS = ['a photo of a chair', 'an airplane', 'a lamp, on a table!']
@@ -280,7 +277,7 @@ def test_vit_image_teacher_from_timm(tmp_path):
 def test_random_clip_tool(tmp_path, monkeypatch, capsys):
     out = str(tmp_path / 'sub' / 'clip.pth')
     monkeypatch.setattr(sys, 'argv', ['random_clip_checkpoint.py', out, '--seed', '1'])
-    random_clip.main()
+    load_tool('tools/misc/random_clip_checkpoint.py').main()
     printed = capsys.readouterr().out
     assert 'model_cfg=' in printed and "'embed_dim': 32" in printed
     with open(f'{out}.json') as f:
