@@ -1,9 +1,10 @@
 """Time of one ACT stage-2 training step (forward + backward + AdamW) on CPU: a
 re-implementation of the reference's order of operations vs pt3kd_mm in fp32, with a bf16
 teacher, with ``--amp`` (bf16 autocast of the student) and both; the teacher's share of each
-step and each variant's peak memory, in one run. Every timed step runs in a fresh process and
-the variants alternate within each round; each variant's fastest round is shown (best of N,
-the estimate least disturbed by other load on a shared machine; all parts from that step).
+step and each variant's peak memory, in one run. The variants alternate within each round (a
+fresh process per variant and round, 2 timed steps each); each variant's fastest step is shown
+(best of N, the estimate least disturbed by other load on a shared machine; all parts from
+that step).
 
 B clouds of 1024 points, reference sizes (configs/act_pretrain.py): student 12 x 384 with CLS,
 mask 0.8, 2-block decoder; teacher = the stage-1 autoencoder (configs/act_autoencoder.py) with a
@@ -97,7 +98,7 @@ def run_step(variant, model, teacher, wrapper, points, times):
         model._timer.pop()
 
 
-def measure(variant, files, batch):
+def measure(variant, files, batch, steps):
     from pt3kd_mm.engine import DeviceAgnosticAmpOptimWrapper
     model, teacher = build(variant, files)
     model.train()
@@ -108,11 +109,12 @@ def measure(variant, files, batch):
     wrapper = DeviceAgnosticAmpOptimWrapper(optimizer=model._opt) if amp else None
     points = torch.rand(batch, 1024, 3)
     run_step(variant, model, teacher, wrapper, points[:2], None)  # warm-up (kernels, caches)
-    times = {}
-    run_step(variant, model, teacher, wrapper, points, times)
-    res = {k: v[0] for k, v in times.items()}
-    res['peak RSS MB'] = peak_rss_mb()
-    return res
+    runs = []
+    for _ in range(steps):
+        times = {}
+        run_step(variant, model, teacher, wrapper, points, times)
+        runs.append({k: v[0] for k, v in times.items()})
+    return runs, peak_rss_mb()
 
 
 def measure_stage1(files, batch, repeats):
@@ -146,7 +148,8 @@ def main():
     from pt3kd_mm.utils.precision import cpu_has_native_bf16
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--batch', type=int, default=32)
-    parser.add_argument('--repeats', type=int, default=3, help='rounds (best of)')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='rounds of fresh processes, 2 timed steps each (best of)')
     parser.add_argument('--slow-repeats', type=int, default=1,
                         help='rounds of variants that use bf16 on a CPU that emulates it')
     parser.add_argument('--variants', nargs='*', default=list(VARIANTS))
@@ -162,13 +165,13 @@ def main():
             if args.stage1 else None
     ref = res.get('reference fp32')
     print(f'ACT stage-2 step, B={args.batch}, 1024 points, student 12x384 + CLS (mask 0.8, '
-          f'2-block decoder), teacher = stage 1 + RANDOM ViT-B/16 (384); best of '
-          f'{args.repeats} rounds ({args.slow_repeats} for variants with emulated bf16); each '
-          f'step in a fresh process, variants interleaved')
+          f'2-block decoder), teacher = stage 1 + RANDOM ViT-B/16 (384); best of 2 steps x '
+          f'{args.repeats} rounds ({args.slow_repeats} for variants with emulated bf16, 1 step); '
+          f'a fresh process per variant and round, variants interleaved')
     print(machine_line())
     head = (f'| {"variant":<30} | {"step s":>7} | {"vs ref":>6} | {"forward s":>9} | '
             f'{"teacher s":>9} | {"teacher share":>13} | {"backward s":>10} | '
-            f'{"AdamW s":>7} | {"peak RSS MB":>11} | {"rounds (spread)":>15} |')
+            f'{"AdamW s":>7} | {"peak RSS MB":>11} | {"steps (spread)":>14} |')
     print(head)
     print('|' + '|'.join('-' * len(c) for c in head.split('|')[1:-1]) + '|')
     for variant, r in res.items():
@@ -176,7 +179,7 @@ def main():
         print(f'| {variant:<30} | {r["total"]:7.2f} | {vs:>6} | {r["forward"]:9.2f} | '
               f'{r["teacher"]:9.2f} | {100 * r["teacher"] / r["total"]:12.0f}% | '
               f'{r["backward"]:10.2f} | {r["AdamW step"]:7.3f} | {r["peak RSS MB"]:11.0f} | '
-              f'{r["rounds"]:>7} ({r["spread"]:.2f}x) |')
+              f'{r["steps"]:>6} ({r["spread"]:.2f}x) |')
     if stage1:
         print(f'ACT stage 1 (dVAE + frozen ViT-B/16, 64 prompts), fp32: {stage1["total"]:.2f} s '
               f'per step, peak RSS {stage1["peak"]:.0f} MB')

@@ -161,27 +161,33 @@ def demo_batch(batch: int, num_points: int = 1024, seed: int = 0) -> Dict[str, A
 
 
 def interleaved_rounds(measure: Callable, variants: List[str], rounds: int, slow_rounds: int,
-                       is_slow: Callable[[str], bool], *args) -> Dict[str, Dict[str, float]]:
-    """Run ``measure(variant, *args)`` (one timed step, returning a dict of numbers with a
-    'total') in a fresh process per variant and round, the variants interleaved within each
-    round, so that load from other processes on a shared machine hits all variants alike.
-    Variants with ``is_slow(variant)`` run only in the first ``slow_rounds`` rounds. Returns per
-    variant the numbers of its fastest round ('total'; best-of-N, the estimate least disturbed
-    by other load; all parts from that same step), the peak memory over its rounds, 'rounds'
-    and 'spread' (slowest / fastest total)."""
+                       is_slow: Callable[[str], bool], *args,
+                       steps: int = 2) -> Dict[str, Dict[str, float]]:
+    """Run ``measure(variant, *args, steps)`` (after a warm-up, ``steps`` timed steps, each a
+    dict of numbers with a 'total', plus 'peak RSS MB') in a fresh process per variant and
+    round, the variants interleaved within each round, so that load from other processes on a
+    shared machine hits all variants alike. Variants with ``is_slow(variant)`` run one step and
+    only in the first ``slow_rounds`` rounds. Returns per variant the numbers of its fastest
+    step ('total'; best-of-N, the estimate least disturbed by other load; all parts from that
+    same step), its peak memory over the rounds, 'steps' timed and 'spread' (slowest / fastest
+    total)."""
     results: Dict[str, List[Dict[str, float]]] = {v: [] for v in variants}
+    rss: Dict[str, float] = {v: 0.0 for v in variants}
     for r in range(rounds):
         for variant in variants:
-            if is_slow(variant) and r >= slow_rounds:
+            slow = is_slow(variant)
+            if slow and r >= slow_rounds:
                 continue
-            results[variant].append(in_fresh_process(measure, variant, *args))
+            runs, peak = in_fresh_process(measure, variant, *args, 1 if slow else steps)
+            results[variant] += runs
+            rss[variant] = max(rss[variant], peak)
     out = {}
     for variant, runs in results.items():
+        if not runs:  # a slow variant with slow_rounds=0: not measured, not shown
+            continue
         best = dict(min(runs, key=lambda run: run['total']))
-        for key in best:
-            if 'RSS' in key:
-                best[key] = max(run[key] for run in runs)
-        best['rounds'] = len(runs)
+        best['peak RSS MB'] = rss[variant]
+        best['steps'] = len(runs)
         best['spread'] = max(run['total'] for run in runs) / best['total']
         out[variant] = best
     return out

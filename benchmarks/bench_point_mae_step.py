@@ -1,8 +1,9 @@
 """Time of one Point-MAE training step (forward + backward + AdamW) on CPU, ours vs a
 re-implementation of the reference's order of operations, in one run, with a per-stage
 breakdown and the peak memory of each variant. Every timed step runs in a fresh process and the
-variants alternate within each round; each variant's fastest round is shown (best of N, the
-estimate least disturbed by other load on a shared machine; all stages from that same step).
+variants alternate within each round (a fresh process per variant and round, 2 timed steps
+each); each variant's fastest step is shown (best of N, the estimate least disturbed by other
+load on a shared machine; all stages from that same step).
 
 All: B clouds of 1024 points, 64 groups x 32, 12 x 384 encoder (6 heads), 4-block decoder,
 mask ratio 0.6, Chamfer-L2 on masked groups, the same grouping (numba) and loss. Variants:
@@ -76,9 +77,9 @@ def step(variant, model, wrapper, points, timings):
     timings['total'].append(time.perf_counter() - t0)
 
 
-def measure(variant, batch):
-    """One step of ``variant`` in this (fresh) process after a warm-up step on 2 clouds: stage
-    times and peak RSS."""
+def measure(variant, batch, steps):
+    """``steps`` steps of ``variant`` in this (fresh) process after a warm-up step on 2 clouds:
+    ([stage times of each step], peak RSS MB)."""
     import pt3kd_mm  # noqa: F401
     from mmdet3d.registry import MODELS
     from mmengine.registry import init_default_scope
@@ -97,17 +98,19 @@ def measure(variant, batch):
     wrapper = DeviceAgnosticAmpOptimWrapper(optimizer=model._opt) if 'amp' in variant else None
     points = torch.rand(batch, 1024, 3)
     step(variant, model, wrapper, points[:2], defaultdict(list))  # warm-up (kernels, jit)
-    timings = defaultdict(list)
-    step(variant, model, wrapper, points, timings)
-    res = {k: v[0] for k, v in timings.items()}
-    res['peak RSS MB'] = peak_rss_mb()
-    return res
+    runs = []
+    for _ in range(steps):
+        timings = defaultdict(list)
+        step(variant, model, wrapper, points, timings)
+        runs.append({k: v[0] for k, v in timings.items()})
+    return runs, peak_rss_mb()
 
 
 def main():
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--batch', type=int, default=32)
-    parser.add_argument('--repeats', type=int, default=3, help='rounds (best of)')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='rounds of fresh processes, 2 timed steps each (best of)')
     parser.add_argument('--slow-repeats', type=int, default=1,
                         help='rounds of variants that use bf16 on a CPU that emulates it')
     parser.add_argument('--variants', nargs='*', default=list(VARIANTS), choices=VARIANTS)
@@ -117,11 +120,12 @@ def main():
     res = interleaved_rounds(measure, variants, args.repeats, args.slow_repeats,
                              lambda v: 'amp' in v and not cpu_has_native_bf16(), args.batch)
     ref = res.get(VARIANTS[0])
-    rounds = ', '.join(f'{v}: {res[v]["rounds"]} (slowest/fastest {res[v]["spread"]:.2f})'
-                       for v in variants)
+    variants = [v for v in variants if v in res]  # slow variants with --slow-repeats 0 left out
+    steps = ', '.join(f'{v}: {res[v]["steps"]} (slowest/fastest {res[v]["spread"]:.2f})'
+                      for v in variants)
     print(f'Point-MAE step, B={args.batch}, 1024 points, 64x32 groups, 12x384 encoder, '
-          f'4-block decoder; best of N rounds ({rounds}), each step in a fresh process, '
-          f'variants interleaved')
+          f'4-block decoder; best of N steps ({steps}) over {args.repeats} rounds of fresh '
+          f'processes, variants interleaved')
     print(machine_line())
     head = f'| {"stage":<16} | ' + ' | '.join(f'{v:>21} | {"ratio":>5}' for v in variants) + ' |'
     print(head)

@@ -1,10 +1,10 @@
 """Time of one ReCon training step with online teachers (forward incl. both teachers +
 backward + AdamW) on CPU: a re-implementation of the reference's order of operations vs
 pt3kd_mm in fp32, with bf16 teachers, with ``--amp`` (bf16 autocast of the student) and both;
-the teachers' share of each step and each variant's peak memory, in one run. Every timed step
-runs in a fresh process and the variants alternate within each round; each variant's fastest
-round is shown (best of N, the estimate least disturbed by other load on a shared machine; all
-parts from that step).
+the teachers' share of each step and each variant's peak memory, in one run. The variants
+alternate within each round (a fresh process per variant and round, 2 timed steps each); each
+variant's fastest step is shown (best of N, the estimate least disturbed by other load on a
+shared machine; all parts from that step).
 
 B demo objects (1024 points, their rendered 224 px views, a ReCon prompt of the class name),
 reference sizes (configs/recon_pretrain.py): student 12 x 384 with cls / img / text queries,
@@ -128,7 +128,7 @@ def run_step(variant, model, wrapper, data, times):
             times.setdefault(key, []).append(value)
 
 
-def measure(variant, files, batch):
+def measure(variant, files, batch, steps):
     from pt3kd_mm.engine import DeviceAgnosticAmpOptimWrapper
     model, teachers = build(variant, files)
     model.train()
@@ -140,18 +140,20 @@ def measure(variant, files, batch):
     data = demo_batch(batch, seed=0)
     small = dict(points=data['points'][:2], images=data['images'][:2], texts=data['texts'][:2])
     run_step(variant, model, wrapper, small, None)  # warm-up (kernels, lazy teacher build)
-    times = {}
-    run_step(variant, model, wrapper, data, times)
-    res = {k: v[0] for k, v in times.items()}
-    res['peak RSS MB'] = peak_rss_mb()
-    return res
+    runs = []
+    for _ in range(steps):
+        times = {}
+        run_step(variant, model, wrapper, data, times)
+        runs.append({k: v[0] for k, v in times.items()})
+    return runs, peak_rss_mb()
 
 
 def main():
     from pt3kd_mm.utils.precision import cpu_has_native_bf16
     parser = argparse.ArgumentParser(description=__doc__.split('\n\n')[0])
     parser.add_argument('--batch', type=int, default=32)
-    parser.add_argument('--repeats', type=int, default=3, help='rounds (best of)')
+    parser.add_argument('--repeats', type=int, default=3,
+                        help='rounds of fresh processes, 2 timed steps each (best of)')
     parser.add_argument('--slow-repeats', type=int, default=1,
                         help='rounds of variants that use bf16 on a CPU that emulates it')
     parser.add_argument('--variants', nargs='*', default=list(VARIANTS))
@@ -167,12 +169,13 @@ def main():
     ref = res.get('reference fp32')
     print(f'ReCon step with online teachers, B={args.batch} demo objects, 1024 points, student '
           f'12x384 + 3 queries, teachers ViT-B/16 224 (img) + CLIP ViT-B/32 (text) with RANDOM '
-          f'weights; best of {args.repeats} rounds ({args.slow_repeats} for variants with '
-          f'emulated bf16); each step in a fresh process, variants interleaved')
+          f'weights; best of 2 steps x {args.repeats} rounds ({args.slow_repeats} for variants '
+          f'with emulated bf16, 1 step); a fresh process per variant and round, variants '
+          f'interleaved')
     print(machine_line())
     head = (f'| {"variant":<30} | {"step s":>7} | {"vs ref":>6} | {"forward s":>9} | '
             f'{"teachers s":>10} | {"teacher share":>13} | {"backward s":>10} | '
-            f'{"AdamW s":>7} | {"peak RSS MB":>11} | {"rounds (spread)":>15} |')
+            f'{"AdamW s":>7} | {"peak RSS MB":>11} | {"steps (spread)":>14} |')
     print(head)
     print('|' + '|'.join('-' * len(c) for c in head.split('|')[1:-1]) + '|')
     for variant, r in res.items():
@@ -180,7 +183,7 @@ def main():
         print(f'| {variant:<30} | {r["total"]:7.2f} | {vs:>6} | {r["forward"]:9.2f} | '
               f'{r["teachers"]:10.2f} | {100 * r["teachers"] / r["total"]:12.0f}% | '
               f'{r["backward"]:10.2f} | {r["AdamW step"]:7.3f} | {r["peak RSS MB"]:11.0f} | '
-              f'{r["rounds"]:>7} ({r["spread"]:.2f}x) |')
+              f'{r["steps"]:>6} ({r["spread"]:.2f}x) |')
 
 
 if __name__ == '__main__':
