@@ -18,7 +18,7 @@ setup(
     version=version['__version__'],
     description='Point-cloud transformer pre-training with 2D knowledge distillation, '
     'an OpenMMLab (MMDetection3D) plugin',
-    packages=find_packages(exclude=('configs', 'tools', 'tests', 'benchmarks')),
+    packages=find_packages(exclude=('configs', 'tools', 'tests', 'tests.*', 'benchmarks')),
     python_requires='>=3.8',
     install_requires=read_requirements('runtime.txt') + read_requirements('mminstall.txt'),
     extras_require={'tests': read_requirements('tests.txt')},

@@ -152,6 +152,57 @@ def _knn_serial(xyz: np.ndarray, query: np.ndarray, k: int) -> np.ndarray:  # pr
 
 
 # ============================================================================================
+# ball query (pointnet2 semantics)
+# ============================================================================================
+@numba.njit(cache=True)
+def _ball_one(pts: np.ndarray, qx: float, qy: float, qz: float, r2: float, k: int,
+              out: np.ndarray) -> None:  # pragma: no cover
+    """The first k points of (N, 3) ``pts`` (index order) with squared distance < ``r2`` to one
+    query into ``out`` (k,), the pointnet2 kernel's loop: distances in float32 as
+    ``(dx*dx + dy*dy) + dz*dz``, stopping at the k-th point found."""
+    cnt = 0
+    for i in range(pts.shape[0]):
+        dx = np.float32(pts[i, 0] - qx)
+        dy = np.float32(pts[i, 1] - qy)
+        dz = np.float32(pts[i, 2] - qz)
+        d = np.float32(np.float32(dx * dx) + np.float32(dy * dy)) + np.float32(dz * dz)
+        if d < r2:
+            if cnt == 0:
+                for j in range(k):
+                    out[j] = i
+            out[cnt] = i
+            cnt += 1
+            if cnt == k:
+                return
+    if cnt == 0:
+        for j in range(k):
+            out[j] = 0
+
+
+@numba.njit(parallel=True, cache=True)
+def _ball_parallel(xyz: np.ndarray, query: np.ndarray, r2: float,
+                   k: int) -> np.ndarray:  # pragma: no cover
+    batch, num_query = query.shape[0], query.shape[1]
+    out = np.empty((batch, num_query, k), dtype=np.int64)
+    for job in numba.prange(batch * num_query):
+        b = job // num_query
+        q = job - b * num_query
+        _ball_one(xyz[b], query[b, q, 0], query[b, q, 1], query[b, q, 2], r2, k, out[b, q])
+    return out
+
+
+@numba.njit(cache=True)
+def _ball_serial(xyz: np.ndarray, query: np.ndarray, r2: float,
+                 k: int) -> np.ndarray:  # pragma: no cover
+    batch, num_query = query.shape[0], query.shape[1]
+    out = np.empty((batch, num_query, k), dtype=np.int64)
+    for b in range(batch):
+        for q in range(num_query):
+            _ball_one(xyz[b], query[b, q, 0], query[b, q, 1], query[b, q, 2], r2, k, out[b, q])
+    return out
+
+
+# ============================================================================================
 # bucket FPS (kd-tree leaves with lazy updates)
 # ============================================================================================
 _FPS_LEAF_SIZE = 192  # most points in a leaf (bucket) of the bucket FPS
@@ -881,6 +932,36 @@ def _knn_torch(xyz: Tensor, query: Tensor, k: int, chunk_size: int) -> Tensor:
     return torch.cat(out, dim=1)
 
 
+def _ball_radius2(radius: float) -> np.float32:
+    """``radius ** 2`` as the CUDA kernels compute it: the float32 product of the float32
+    radius (not float32(radius ** 2), which differs by one ulp for e.g. radius 0.1)."""
+    r = np.float32(radius)
+    return np.float32(r * r)
+
+
+def _ball_torch(xyz: Tensor, query: Tensor, radius: float, k: int, chunk_size: int) -> Tensor:
+    """The first ``k`` points (in index order) within ``radius`` of each query, by chunks of
+    queries; slots beyond the points found repeat the first one found (0 when none is)."""
+    num_points = xyz.shape[1]
+    r2 = torch.tensor(_ball_radius2(radius))
+    if query.shape[1] == 0:
+        return query.new_zeros((query.shape[0], 0, k), dtype=torch.long)
+    arange = torch.arange(num_points, device=xyz.device)
+    out = []
+    for start in range(0, query.shape[1], chunk_size):
+        q = query[:, start:start + chunk_size]
+        d = ((q.unsqueeze(2) - xyz.unsqueeze(1))**2).sum(-1)
+        keyed = torch.where(d < r2.to(d.device), arange, num_points)  # out of the ball -> N
+        first = keyed.topk(min(k, num_points), dim=-1, largest=False, sorted=True).values
+        if first.shape[-1] < k:
+            first = torch.cat([first, first.new_full((*first.shape[:-1], k - first.shape[-1]),
+                                                     num_points)], dim=-1)
+        head = first[..., :1]
+        head = torch.where(head == num_points, torch.zeros_like(head), head)
+        out.append(torch.where(first == num_points, head.expand_as(first), first))
+    return torch.cat(out, dim=1)
+
+
 @functools.lru_cache(maxsize=None)
 def _mmcv_cuda_ops():
     """mmcv's CUDA FPS / kNN, or None when mmcv was built without CUDA (probed once on a tiny
@@ -976,6 +1057,50 @@ def knn_query(xyz: Tensor, query: Tensor, k: int, backend: str = 'auto',
         # mmcv returns (B, k, M) int32, sorted by distance
         return knn(k, xyz, query).transpose(1, 2).long().contiguous()
     return _knn_torch(xyz, query, k, chunk_size)
+
+
+def ball_query(xyz: Tensor, query: Tensor, radius: float, k: int, backend: str = 'auto',
+               chunk_size: int = 256) -> Tensor:
+    """Ball query with the semantics of pointnet2 / mmcv's ``ball_query`` (min radius 0).
+
+    For each query the first ``k`` points, in index order, whose squared distance is below
+    ``radius ** 2``; when fewer are found the remaining slots repeat the first one found, and a
+    query with no point in its ball gets index 0 everywhere (pointnet2's zero-initialised
+    output).
+
+    Args:
+        xyz: (B, N, 3) the points searched.
+        query: (B, M, 3) the ball centres.
+        radius: ball radius.
+        k: indices per query.
+        backend: 'auto', 'torch', 'numba' or 'mmcv' (CUDA).
+        chunk_size: queries per chunk on the PyTorch path.
+
+    Returns:
+        (B, M, k) long indices into N.
+    """
+    _check_xyz('xyz', xyz)
+    _check_xyz('query', query)
+    if xyz.shape[0] != query.shape[0]:
+        raise ValueError(f'batch sizes differ: xyz {xyz.shape[0]} vs query {query.shape[0]}')
+    if not radius > 0 or k < 1:
+        raise ValueError(f'ball_query needs radius > 0 and k >= 1, got {radius} and {k}')
+    if xyz.shape[1] == 0:
+        raise ValueError('ball_query needs at least one point in xyz (index 0 stands for '
+                         '"no point found")')
+    if chunk_size < 1:
+        raise ValueError(f'chunk_size must be >= 1, got {chunk_size}')
+    backend = _resolve_backend(backend, xyz.device)
+    xyz = xyz.detach().float().contiguous()
+    query = query.detach().float().contiguous()
+    if backend == 'numba':
+        r2 = _ball_radius2(radius)
+        fn = _ball_serial if _in_worker() else _ball_parallel
+        return torch.from_numpy(fn(xyz.numpy(), query.numpy(), r2, int(k)))
+    if backend == 'mmcv':
+        from mmcv.ops import ball_query as mmcv_ball_query
+        return mmcv_ball_query(0.0, float(radius), int(k), xyz, query).long()
+    return _ball_torch(xyz, query, float(radius), int(k), chunk_size)
 
 
 def gather_points(points: Tensor, idx: Tensor) -> Tensor:
