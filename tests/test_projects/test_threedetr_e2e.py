@@ -61,8 +61,9 @@ def test_demo_train_test_and_inference_api(rooms, tmp_path):
     work = str(tmp_path / 'work')
     opts = data_options(root)
     run_tool([sys.executable, 'tools/train.py', DEMO, '--work-dir', work, *opts,
-              'train_cfg.max_epochs=1', 'train_cfg.val_interval=1'], timeout=900)
-    ckpt = osp.join(work, 'epoch_1.pth')
+              'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+              'default_hooks.checkpoint.interval=2'], timeout=900)
+    ckpt = osp.join(work, 'epoch_2.pth')
     assert osp.isfile(ckpt)
     out = run_tool([sys.executable, 'tools/test.py', DEMO, ckpt, '--work-dir',
                     str(tmp_path / 'test'), *opts], timeout=900)
@@ -83,10 +84,11 @@ def test_two_process_training(rooms, tmp_path):
     root, _ = rooms
     work = str(tmp_path / 'dist')
     out = run_tool(['bash', 'tools/dist_train.sh', DEMO, '2', '--work-dir', work,
-                    *data_options(root), 'train_cfg.max_epochs=1',
-                    'train_dataloader.batch_size=1', 'train_cfg.val_interval=100'],
+                    *data_options(root), 'train_cfg.max_epochs=2',
+                    'train_dataloader.batch_size=1', 'train_cfg.val_interval=100',
+                    'default_hooks.checkpoint.interval=2'],
                    timeout=900, extra_env=dict(PYTHON=sys.executable, PORT='29541'))
-    assert osp.isfile(osp.join(work, 'epoch_1.pth'))
-    assert 'Epoch(train) [1][1/1]' in out  # 2 train rooms over 2 ranks, batch 1
+    assert osp.isfile(osp.join(work, 'epoch_2.pth'))
+    assert 'Epoch(train) [2][1/1]' in out  # 2 train rooms over 2 ranks, batch 1
     logs = glob.glob(osp.join(work, '*', '*.log'))
     assert logs and all('Distributed training: True' in open(f).read() for f in logs)

@@ -3,7 +3,6 @@ losses, token / position alignment in the decoder and the post-processing."""
 import itertools
 import math
 
-import numpy as np
 import pytest
 import torch
 from mmengine.structures import InstanceData

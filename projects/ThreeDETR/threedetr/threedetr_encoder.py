@@ -2,7 +2,6 @@
 transformer, the from-scratch baseline beside the pre-trained point-patch encoders."""
 from typing import Dict, Optional, Sequence, Union
 
-import torch
 from mmcv.cnn import ConvModule
 from mmengine.model import BaseModule
 from torch import Tensor, nn

@@ -37,16 +37,20 @@ class ThreeDETRHead(BaseModule):
         num_queries: queries, sampled by FPS over the encoder's token centres.
         num_decoder_layers / num_heads / ffn_dims / dropout: the decoder.
         mlp_dropout: dropout of the box heads' hidden layers.
-        bbox_coder: the box parametrisation (``ThreeDETRBBoxCoder``, ``num_angle_bins``).
-        matcher: the Hungarian matcher and its costs.
+        bbox_coder: the box parametrisation (default ``ThreeDETRBBoxCoder`` with 12 heading
+            bins).
+        matcher: the Hungarian matcher and its costs (default the reference's: class 1,
+            GIoU 2, centre 0, objectness 0).
         loss_weights: ``cls``, ``no_object`` (weight of the no-object class in the
             cross-entropy), ``giou``, ``center``, ``size``, ``angle_cls``, ``angle_reg``;
-            applied alike to the last layer and every auxiliary layer.
+            applied alike to the last layer and every auxiliary layer (default the
+            reference's 1, 0.25, 1, 5, 1, 0.1, 0.5).
         test_cfg: post-processing: ``remove_empty_box`` (drop boxes holding fewer than
             ``min_points_in_box`` input points), ``nms_iou`` (per-class NMS on the enclosing
             axis-aligned boxes, scored by objectness), ``conf_thresh`` (objectness),
             ``per_class_proposal`` (each kept query proposes a box for every class, scored
-            p(class) x objectness, as the reference evaluates).
+            p(class) x objectness, as the reference evaluates); default True, 5, 0.25, 0.05,
+            True.
         point_ops_backend: FPS backend for the queries.
     """
 
@@ -61,21 +65,28 @@ class ThreeDETRHead(BaseModule):
                  ffn_dims: int = 256,
                  dropout: float = 0.1,
                  mlp_dropout: float = 0.3,
-                 bbox_coder: dict = dict(type='ThreeDETRBBoxCoder', num_angle_bins=12),
-                 matcher: dict = dict(type='HungarianMatcher3D', cls_cost=1.0,
-                                      objectness_cost=0.0, giou_cost=2.0, center_cost=0.0),
-                 loss_weights: dict = dict(cls=1.0, no_object=0.25, giou=1.0, center=5.0,
-                                           size=1.0, angle_cls=0.1, angle_reg=0.5),
-                 test_cfg: dict = dict(remove_empty_box=True, min_points_in_box=5,
-                                       nms_iou=0.25, conf_thresh=0.05,
-                                       per_class_proposal=True),
+                 bbox_coder: Optional[dict] = None,
+                 matcher: Optional[dict] = None,
+                 loss_weights: Optional[dict] = None,
+                 test_cfg: Optional[dict] = None,
                  point_ops_backend: str = 'auto',
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=init_cfg)
+        bbox_coder = bbox_coder or dict(type='ThreeDETRBBoxCoder', num_angle_bins=12)
+        matcher = matcher or dict(type='HungarianMatcher3D', cls_cost=1.0, objectness_cost=0.0,
+                                  giou_cost=2.0, center_cost=0.0)
+        loss_weights = loss_weights or dict(cls=1.0, no_object=0.25, giou=1.0, center=5.0,
+                                            size=1.0, angle_cls=0.1, angle_reg=0.5)
+        test_cfg = test_cfg or dict(remove_empty_box=True, min_points_in_box=5, nms_iou=0.25,
+                                    conf_thresh=0.05, per_class_proposal=True)
         missing = {'cls', 'no_object', 'giou', 'center', 'size', 'angle_cls',
                    'angle_reg'} - set(loss_weights)
         if missing:
             raise KeyError(f'ThreeDETRHead.loss_weights lacks {sorted(missing)}')
+        missing = {'remove_empty_box', 'min_points_in_box', 'nms_iou', 'conf_thresh',
+                   'per_class_proposal'} - set(test_cfg)
+        if missing:
+            raise KeyError(f'ThreeDETRHead.test_cfg lacks {sorted(missing)}')
         self.num_classes = num_classes
         self.in_channels = in_channels
         self.num_queries = num_queries
@@ -269,18 +280,18 @@ class ThreeDETRHead(BaseModule):
         for b in range(points.shape[0]):
             center, size, angle = last['center'][b], last['size'][b], last['angle'][b]
             keep = torch.ones(len(center), dtype=torch.bool, device=center.device)
-            if cfg.get('remove_empty_box', True):
+            if cfg['remove_empty_box']:
                 inside = count_points_in_boxes(xyz[b], center, size, angle)
-                keep = inside >= cfg.get('min_points_in_box', 5)
+                keep = inside >= cfg['min_points_in_box']
                 if not keep.any():
                     keep[objectness[b].argmax()] = True
             idx = keep.nonzero().flatten()
             aabb = aligned_extents(center[idx], size[idx], angle[idx])
             picked = aligned_3d_nms(aabb, objectness[b, idx], cls_prob[b, idx].argmax(-1),
-                                    cfg.get('nms_iou', 0.25))
+                                    cfg['nms_iou'])
             idx = idx[picked].sort().values  # kept queries in query order
-            idx = idx[objectness[b, idx] > cfg.get('conf_thresh', 0.05)]
-            if cfg.get('per_class_proposal', True):
+            idx = idx[objectness[b, idx] > cfg['conf_thresh']]
+            if cfg['per_class_proposal']:
                 num_kept = len(idx)
                 labels = torch.arange(self.num_classes, device=center.device).repeat(num_kept)
                 idx = idx.repeat_interleave(self.num_classes)
