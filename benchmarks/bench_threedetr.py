@@ -217,6 +217,23 @@ def patch_inplace_dropout(model: torch.nn.Module) -> int:
     return count
 
 
+def timed_update(model: torch.nn.Module, optimizer: torch.optim.Optimizer, loss: torch.Tensor,
+                 t0: float, who: str) -> Dict[str, float]:
+    """The update both sides share (backward, gradient clipping at CLIP, AdamW step), timed from
+    the end of the forward + loss begun at ``t0``."""
+    t1 = time.perf_counter()
+    optimizer.zero_grad(set_to_none=True)
+    loss.backward()
+    t2 = time.perf_counter()
+    torch.nn.utils.clip_grad_norm_(model.parameters(), CLIP)
+    optimizer.step()
+    t3 = time.perf_counter()
+    if not torch.isfinite(loss):
+        raise FloatingPointError(f'{who} loss {loss.item()}')
+    return {'forward+loss': t1 - t0, 'backward': t2 - t1, 'optimizer': t3 - t2,
+            'total': t3 - t0}
+
+
 class ReferenceRunner:
     """The original 3DETR (ScanNet settings) with its criterion and post-processing."""
 
@@ -278,17 +295,7 @@ class ReferenceRunner:
         t0 = time.perf_counter()
         outputs = self.model(self._inputs(batch))
         loss, _ = self.criterion(outputs, batch)
-        t1 = time.perf_counter()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        t2 = time.perf_counter()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), CLIP)
-        self.optimizer.step()
-        t3 = time.perf_counter()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f'reference loss {loss.item()}')
-        return {'forward+loss': t1 - t0, 'backward': t2 - t1, 'optimizer': t3 - t2,
-                'total': t3 - t0}
+        return timed_update(self.model, self.optimizer, loss, t0, 'reference')
 
     @torch.no_grad()
     def infer(self, batch: dict) -> Tuple[Dict[str, float], int]:
@@ -352,17 +359,7 @@ class OursRunner:
         data = self.model.data_preprocessor(batch, training=True)
         losses = self.model(**data, mode='loss')
         loss, _ = self.model.parse_losses(losses)
-        t1 = time.perf_counter()
-        self.optimizer.zero_grad(set_to_none=True)
-        loss.backward()
-        t2 = time.perf_counter()
-        torch.nn.utils.clip_grad_norm_(self.model.parameters(), CLIP)
-        self.optimizer.step()
-        t3 = time.perf_counter()
-        if not torch.isfinite(loss):
-            raise FloatingPointError(f'loss {loss.item()}')
-        return {'forward+loss': t1 - t0, 'backward': t2 - t1, 'optimizer': t3 - t2,
-                'total': t3 - t0}
+        return timed_update(self.model, self.optimizer, loss, t0, 'pt3kd_mm')
 
     @torch.no_grad()
     def infer(self, batch: dict) -> Tuple[Dict[str, float], int]:
