@@ -247,6 +247,8 @@ def test_a_scene_without_boxes_trains_no_object():
     assert torch.isfinite(losses['loss_cls']) and losses['loss_cls'] > 0
     sum(v for k, v in losses.items() if 'loss' in k).backward()
     assert torch.isfinite(tokens.grad).all()
+    # every head stays in the graph (DDP without find_unused_parameters needs it)
+    assert all(p.grad is not None for p in head.heads.parameters())
     assert {'d0.loss_cls', 'loss_cls', 'cardinality_error'} <= set(losses)
 
 

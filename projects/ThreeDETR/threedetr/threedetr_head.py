@@ -227,8 +227,10 @@ class ThreeDETRHead(BaseModule):
         loss_cls = F.cross_entropy(cls_logits.transpose(1, 2), cls_target, self.cls_weight)
 
         def matched_sum(terms: List[Tensor]) -> Tensor:
-            if not terms:  # no box in the batch: zero, still in the graph
-                return cls_logits.sum() * 0
+            if not terms:  # no box in the batch: zero, with every head in the graph (DDP)
+                return sum(out[k].sum() for k in ('cls_logits', 'center', 'size_normalized',
+                                                  'angle_logits',
+                                                  'angle_residual_normalized')) * 0
             return torch.cat(terms).sum() / num_boxes
 
         losses = dict(
