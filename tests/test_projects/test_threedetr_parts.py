@@ -193,6 +193,8 @@ def test_decoder_positions_line_up_with_their_tokens():
     assert torch.allclose(seen['query_pos'], expected.transpose(1, 2))
     assert (seen['query'] == 0).all()  # the decoder starts from zero targets
     assert len(out['layers']) == 2
+    last = head(tokens, centers, lo, hi, all_layers=False)['layers']
+    assert len(last) == 1 and torch.allclose(last[0]['center'], out['layers'][-1]['center'])
 
 
 def test_loss_against_its_definition():
@@ -274,7 +276,7 @@ def test_post_processing_follows_the_reference():
                                           [0.1, 0.8, 0.05, 0.05], [0.1, 0.1, 0.7, 0.1]]]))
     fake = dict(layers=[dict(center=center, size=size, angle=torch.zeros(1, 4),
                              cls_logits=cls_logits)])
-    head.forward = lambda *a: fake
+    head.forward = lambda *a, **k: fake
     res = head.predict(torch.zeros(1, 4, 8), torch.zeros(1, 4, 3), points)[0]
     prob = cls_logits.softmax(-1)[0]
     obj = 1 - prob[:, -1]

@@ -122,13 +122,15 @@ class ThreeDETRHead(BaseModule):
         super().init_weights()
 
     # ------------------------------------------------------------------ forward
-    def forward(self, tokens: Tensor, centers: Tensor, xyz_min: Tensor,
-                xyz_max: Tensor) -> Dict[str, Union[Tensor, List[Dict[str, Tensor]]]]:
+    def forward(self, tokens: Tensor, centers: Tensor, xyz_min: Tensor, xyz_max: Tensor,
+                all_layers: bool = True) -> Dict[str, Union[Tensor, List[Dict[str, Tensor]]]]:
         """Decode boxes from encoder tokens.
 
         Args:
             tokens: (B, M, in_channels) encoder tokens; centers: (B, M, 3) their positions.
             xyz_min / xyz_max: (B, 3) the scene's point extent (normalises positions).
+            all_layers: decode every decoder layer (training: auxiliary losses) or only the
+                last one (inference).
 
         Returns:
             dict with ``query_xyz`` (B, Q, 3) and ``layers``: per decoder layer (last one
@@ -147,6 +149,8 @@ class ThreeDETRHead(BaseModule):
             self.pos_embed(query_xyz, xyz_min, xyz_max).transpose(1, 2)).transpose(1, 2)
         memory_pos = self.pos_embed(centers, xyz_min, xyz_max)
         feats = self.decoder(torch.zeros_like(query_pos), memory, query_pos, memory_pos)
+        if not all_layers:
+            feats = feats[-1:]
         num_layers, batch, num_queries, dims = feats.shape
         flat = feats.reshape(num_layers * batch, num_queries, dims).transpose(1, 2)
         raw = {
@@ -273,7 +277,7 @@ class ThreeDETRHead(BaseModule):
         ``num_angle_bins > 1``), ``scores_3d`` and ``labels_3d``."""
         xyz = points[..., :3]
         xyz_min, xyz_max = xyz.amin(1), xyz.amax(1)
-        last = self(tokens, centers, xyz_min, xyz_max)['layers'][-1]
+        last = self(tokens, centers, xyz_min, xyz_max, all_layers=False)['layers'][-1]
         prob = last['cls_logits'].softmax(-1)
         cls_prob, objectness = prob[..., :-1], 1 - prob[..., -1]
         cfg = self.test_cfg
