@@ -34,6 +34,13 @@ class PointPatchTransformer(BaseModule):
             segmentation. Negative indices count from the end.
         final_norm: LayerNorm after the last block.
         point_ops_backend: FPS / kNN backend ('auto', 'numba', 'torch', 'mmcv').
+        block_type: 'prenorm' (Point-MAE, ACT) or 'renorm' (ReCon's residual restarting from
+            the normalised tensor, see ``RenormResidualBlock``).
+        embed_all_groups: in masked pre-training (``forward_visible``), run the mini-PointNet
+            over all groups and drop the masked tokens afterwards, as the reference code does
+            (its BatchNorm statistics then come from every group). False embeds only the
+            visible groups: the patch encoder costs 1 - mask_ratio as much, and its training-
+            mode BatchNorm sees visible groups only (a deviation; eval mode is identical).
         init_cfg: default: truncated normal (std 0.02) Linear layers, unit norms; or e.g.
             ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
     """
@@ -53,6 +60,8 @@ class PointPatchTransformer(BaseModule):
                  out_indices: Sequence[int] = (-1, ),
                  final_norm: bool = True,
                  point_ops_backend: str = 'auto',
+                 block_type: str = 'prenorm',
+                 embed_all_groups: bool = True,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
         super().__init__(init_cfg=default_init_cfg(init_cfg))
         self.embed_dims = embed_dims
@@ -63,6 +72,7 @@ class PointPatchTransformer(BaseModule):
         self.drop_rate, self.attn_drop_rate, self.drop_path_rate = \
             drop_rate, attn_drop_rate, drop_path_rate
         self.point_ops_backend = point_ops_backend
+        self.embed_all_groups = embed_all_groups
         self.out_indices = tuple(sorted(i % depth for i in out_indices))
 
         self.patch_embed = MiniPointNetEmbed(embed_dims)
@@ -72,7 +82,7 @@ class PointPatchTransformer(BaseModule):
             self.cls_pos = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.transformer = PosAddedTransformer(
             embed_dims, depth, num_heads, mlp_ratio, qkv_bias, drop_rate, attn_drop_rate,
-            drop_path_rate)
+            drop_path_rate, block_type)
         self.norm = nn.LayerNorm(embed_dims) if final_norm else nn.Identity()
 
     # ------------------------------------------------------------------ weights
@@ -134,7 +144,8 @@ class PointPatchTransformer(BaseModule):
     def forward_visible(self, neighborhood: Tensor, centers: Tensor, mask: Tensor) -> Tensor:
         """Encode only the visible groups (masked pre-training).
 
-        Only visible groups are embedded, so the patch encoder's cost scales with 1 - mask_ratio.
+        With ``embed_all_groups`` (default, the reference) every group is embedded and the
+        masked tokens are dropped; otherwise only the visible groups are embedded.
 
         Args:
             neighborhood: (B, G, K, 3); centers: (B, G, 3);
@@ -146,7 +157,11 @@ class PointPatchTransformer(BaseModule):
         """
         batch, _, k, _ = neighborhood.shape
         visible = ~mask
-        tokens = self.patch_embed(neighborhood[visible].reshape(batch, -1, k, 3))
+        if self.embed_all_groups:
+            tokens = self.patch_embed(neighborhood)
+            tokens = tokens[visible].reshape(batch, -1, tokens.shape[-1])
+        else:
+            tokens = self.patch_embed(neighborhood[visible].reshape(batch, -1, k, 3))
         x, _ = self.encode(tokens, centers[visible].reshape(batch, -1, 3))
         return x
 

@@ -18,8 +18,10 @@ class ReConPointTransformer(PointPatchTransformer):
     """``PointPatchTransformer`` + ``num_queries`` learnable global queries with learnable
     positions (ReCon: cls, img, text).
 
-    In block i the local tokens do ``x = block_i(x + pos)`` exactly as in
-    ``PointPatchTransformer`` (the queries never feed back into them), and the queries do
+    In block i the local tokens do ``x = block_i(x + pos)`` as in ``PointPatchTransformer``
+    (the queries never feed back into them), with ReCon's block by default
+    (``block_type='renorm'``: ``x = LN1(x); x = x + Attn(x); x = LN2(x); x = x + MLP(x)``),
+    and the queries do
     ``q = query_block_i(q + q_pos, LN1_i(x + pos))``: LayerNorm, cross-attention over block i's
     normalised local tokens, their own MLP. With ``detach_local=True`` (pre-training) the local
     tokens are detached before the queries read them, so no gradient of a query loss reaches
@@ -27,19 +29,24 @@ class ReConPointTransformer(PointPatchTransformer):
 
     Args:
         num_queries: number of global queries; query 0 is the CLS token.
+        block_type: the local-token block, 'renorm' (the reference) or 'prenorm'.
         detach_local: stop-gradient from the queries into the local tokens (ReCon pre-training:
             True; fine-tuning: False).
         Others as ``PointPatchTransformer`` (``with_cls_token`` must stay False: the first
         query is the CLS token).
     """
 
-    def __init__(self, num_queries: int = 3, detach_local: bool = True, **kwargs) -> None:
+    def __init__(self,
+                 num_queries: int = 3,
+                 detach_local: bool = True,
+                 block_type: str = 'renorm',
+                 **kwargs) -> None:
         if kwargs.get('with_cls_token'):
             raise ValueError('ReConPointTransformer: the first global query is the CLS token; '
                              'leave with_cls_token=False')
         if num_queries < 1:
             raise ValueError(f'num_queries must be >= 1, got {num_queries}')
-        super().__init__(**kwargs)
+        super().__init__(block_type=block_type, **kwargs)
         self.num_queries = num_queries
         self.detach_local = detach_local
         embed_dims = self.embed_dims

@@ -15,11 +15,30 @@ def drop_path_rates(drop_path_rate: Union[float, Sequence[float]], depth: int) -
     return [float(r) for r in torch.linspace(0, drop_path_rate, depth)]
 
 
+class RenormResidualBlock(TransformerEncoderLayer):
+    """ReCon's local-token block: each residual restarts from the normalised tensor,
+
+        x = LN1(x);  x = x + Attn(x);  x = LN2(x);  x = x + MLP(x)
+
+    (qizekun/ReCon ``models/transformer.py`` ``Block`` with ``with_contrast``), instead of the
+    pre-norm ``x = x + Attn(LN1(x)); x = x + MLP(LN2(x))``. Same parameters as mmpretrain's
+    ``TransformerEncoderLayer``."""
+
+    def forward(self, x: Tensor) -> Tensor:
+        x = self.ln1(x)
+        x = x + self.attn(x)
+        x = self.ln2(x)
+        return self.ffn(x, identity=x)
+
+
+BLOCK_TYPES = dict(prenorm=TransformerEncoderLayer, renorm=RenormResidualBlock)
+
+
 class PosAddedTransformer(nn.Module):
     """``x = block(x + pos)`` for every block (Point-MAE / ACT / ReCon encoders and decoders).
 
     The blocks are mmpretrain's ``TransformerEncoderLayer`` (pre-norm, SDPA attention, GELU MLP,
-    drop-path).
+    drop-path), or ReCon's ``RenormResidualBlock`` with ``block_type='renorm'``.
 
     Args:
         embed_dims: token width C.
@@ -29,6 +48,7 @@ class PosAddedTransformer(nn.Module):
         qkv_bias: bias of the qkv projection (the reference has none).
         drop_rate / attn_drop_rate: dropout rates.
         drop_path_rate: maximum stochastic depth (linear over blocks) or one rate per block.
+        block_type: 'prenorm' (Point-MAE, ACT) or 'renorm' (ReCon's encoder).
     """
 
     def __init__(self,
@@ -39,13 +59,17 @@ class PosAddedTransformer(nn.Module):
                  qkv_bias: bool = False,
                  drop_rate: float = 0.0,
                  attn_drop_rate: float = 0.0,
-                 drop_path_rate: Union[float, Sequence[float]] = 0.1) -> None:
+                 drop_path_rate: Union[float, Sequence[float]] = 0.1,
+                 block_type: str = 'prenorm') -> None:
         super().__init__()
+        if block_type not in BLOCK_TYPES:
+            raise ValueError(f'block_type must be one of {sorted(BLOCK_TYPES)}, got '
+                             f'{block_type!r}')
         if embed_dims % num_heads:
             raise ValueError(f'embed_dims ({embed_dims}) must be divisible by num_heads '
                              f'({num_heads})')
         self.blocks = nn.ModuleList([
-            TransformerEncoderLayer(
+            BLOCK_TYPES[block_type](
                 embed_dims=embed_dims,
                 num_heads=num_heads,
                 feedforward_channels=int(embed_dims * mlp_ratio),

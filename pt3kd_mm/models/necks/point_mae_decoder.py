@@ -12,6 +12,13 @@ from ..layers.patch_embed import center_pos_embed
 from ..layers.transformer import PosAddedTransformer
 from ..utils.weight_init import default_init_cfg
 
+# the reference decoders' ``_init_weights`` (Point-MAE, ACT, ReCon ``TransformerDecoder``):
+# Linear xavier uniform, bias 0; LayerNorm weight 1, bias 0
+DECODER_INIT_CFG = [
+    dict(type='Xavier', layer='Linear', distribution='uniform', bias=0.),
+    dict(type='Constant', layer='LayerNorm', val=1., bias=0.),
+]
+
 
 @MODELS.register_module()
 class PointMAEDecoder(BaseModule):
@@ -23,6 +30,10 @@ class PointMAEDecoder(BaseModule):
         num_heads: attention heads.
         mlp_ratio: MLP hidden width / C.
         drop_path_rate: stochastic depth, linear over the blocks.
+        init_cfg: default: as the reference, the blocks and final norm by
+            ``DECODER_INIT_CFG`` (xavier uniform), the position MLP with PyTorch's default
+            Linear initialisation (the reference's ``decoder_pos_embed`` lives outside its
+            decoder and is never re-initialised), the mask token truncated normal std 0.02.
     """
 
     def __init__(self,
@@ -32,7 +43,8 @@ class PointMAEDecoder(BaseModule):
                  mlp_ratio: float = 4.0,
                  drop_path_rate: float = 0.1,
                  init_cfg: Optional[Union[dict, list]] = None) -> None:
-        super().__init__(init_cfg=default_init_cfg(init_cfg))
+        super().__init__(init_cfg=default_init_cfg(init_cfg, DECODER_INIT_CFG))
+        self.default_init = init_cfg is None
         self.mask_token = nn.Parameter(torch.zeros(1, 1, embed_dims))
         self.pos_embed = center_pos_embed(embed_dims)
         self.transformer = PosAddedTransformer(
@@ -41,10 +53,14 @@ class PointMAEDecoder(BaseModule):
         self.norm = nn.LayerNorm(embed_dims)
 
     def init_weights(self) -> None:
-        """Layers by ``init_cfg`` (default as the encoder's), the mask token truncated normal
+        """Layers by ``init_cfg`` (default: see the class), the mask token truncated normal
         std 0.02."""
         trunc_normal_(self.mask_token, std=0.02)
         super().init_weights()
+        if self.default_init:
+            for layer in self.pos_embed:
+                if isinstance(layer, nn.Linear):
+                    layer.reset_parameters()
 
     def forward(self, visible_tokens: Tensor, centers: Tensor, mask: Tensor) -> Tensor:
         """Decode.

@@ -52,16 +52,29 @@ def test_position_added_before_every_block():
     torch.testing.assert_close(seen[1], after_first + pos)
 
 
-def test_forward_visible_only_embeds_visible_groups():
-    model = build(with_cls_token=True)
+def test_forward_visible_embeds_all_groups_by_default():
+    """The reference runs the mini-PointNet over every group (its training-mode BatchNorm sees
+    all of them) and drops the masked tokens; embed_all_groups=False embeds visible groups only.
+    Eval mode gives the same tokens either way; training mode differs by the BN statistics."""
+    model = build(with_cls_token=True).train()
     neigh, centers, _, _ = model.group(torch.rand(2, 100, 3))
     mask = torch.zeros(2, 16, dtype=torch.bool)
     mask[:, :10] = True
     calls = []
     model.patch_embed.register_forward_hook(lambda m, a, o: calls.append(a[0].shape))
     out = model.forward_visible(neigh, centers, mask)
-    assert calls == [(2, 6, 8, 3)]
+    assert calls == [(2, 16, 8, 3)]
     assert out.shape == (2, 7, 32)
+    fast = build(with_cls_token=True, embed_all_groups=False).train()
+    fast.load_state_dict(model.state_dict())
+    fast.patch_embed.register_forward_hook(lambda m, a, o: calls.append(a[0].shape))
+    fast_out = fast.forward_visible(neigh, centers, mask)
+    assert calls[-1] == (2, 6, 8, 3)
+    assert (fast_out - out).abs().max() > 1e-4  # training mode: other BN statistics
+    model.eval(), fast.eval()
+    fast.load_state_dict(model.state_dict())  # the same running statistics
+    torch.testing.assert_close(fast.forward_visible(neigh, centers, mask),
+                               model.forward_visible(neigh, centers, mask))
 
 
 def test_drop_path_rises_linearly():

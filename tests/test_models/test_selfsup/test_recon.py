@@ -24,7 +24,9 @@ def recon_backbone(**kw):
 def test_queries_never_change_local_tokens():
     torch.manual_seed(0)
     recon = recon_backbone().eval()
-    plain = MODELS.build(dict(type='PointPatchTransformer', **TINY_BACKBONE)).eval()
+    # the same local stream without queries: a PointPatchTransformer with ReCon's block
+    plain = MODELS.build(dict(type='PointPatchTransformer', block_type='renorm',
+                              **TINY_BACKBONE)).eval()
     missing, unexpected = plain.load_state_dict(recon.state_dict(), strict=False)
     assert not missing and all(k.startswith('query') for k in unexpected)
     points = torch.rand(2, 128, 3)

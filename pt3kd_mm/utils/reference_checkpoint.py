@@ -1,0 +1,234 @@
+"""Reading checkpoints written by the reference repositories (Point-MAE, ACT, ReCon) and
+renaming their keys into pt3kd_mm's, for ``tools/model_converters/``.
+
+The reference runners save ``{'base_model': state_dict, 'optimizer': ..., 'epoch': ...,
+'metrics': ...}`` (pre-training and fine-tuning; some releases use ``'model'``), with a
+``module.`` prefix when the model was saved from DDP. A converter:
+
+1. ``load_reference_state``: the state dict, ``module.`` stripped, from ``base_model`` or
+   ``model``;
+2. ``require_layout``: refuses a file of another layout, naming what was expected;
+3. ``convert_keys``: renames by an ordered list of ``(regex, replacement)`` rules, where the
+   replacement ``None`` marks a key with no counterpart here (e.g. the frozen CLIP towers that
+   ReCon saves, the classification head of a fine-tuned model). Keys that no rule matches are
+   reported as unknown, never silently dropped;
+4. ``save_converted``: an mmengine-style ``{'state_dict', 'meta'}`` file.
+"""
+import os.path as osp
+import re
+from typing import Callable, Dict, Iterable, List, Optional, Sequence, Tuple
+
+import torch
+from torch import Tensor
+
+from .checkpoint import load_local_checkpoint
+
+Rule = Tuple[str, Optional[str]]
+
+
+def load_reference_state(path: str,
+                         roots: Sequence[str] = ('base_model', 'model')) -> Dict[str, Tensor]:
+    """The model state dict of a reference checkpoint: the first of ``roots`` present in the
+    file (or the file itself when it is a bare state dict of tensors), ``module.`` prefixes
+    stripped."""
+    ckpt = load_local_checkpoint(path, map_location='cpu')
+    if not isinstance(ckpt, dict):
+        raise ValueError(f'{path}: expected a dict checkpoint with one of {list(roots)}, got '
+                         f'{type(ckpt).__name__}')
+    state = None
+    for root in roots:
+        if isinstance(ckpt.get(root), dict):
+            state = ckpt[root]
+            break
+    if state is None:
+        if ckpt and all(isinstance(v, Tensor) for v in ckpt.values()):
+            state = ckpt
+        else:
+            raise ValueError(
+                f'{path}: no model weights under any of {list(roots)} (the reference runners '
+                f'save them under base_model); its top-level keys are {sorted(ckpt)[:10]}')
+    out = {}
+    for key, value in state.items():
+        if not isinstance(value, Tensor):
+            raise ValueError(f'{path}: entry {key!r} of the state dict is a '
+                             f'{type(value).__name__}, not a tensor')
+        out[key[len('module.'):] if key.startswith('module.') else key] = value
+    return out
+
+
+def require_layout(state: Dict[str, Tensor], required: Iterable[str], layout: str,
+                   path: str, forbidden: Iterable[str] = ()) -> None:
+    """Refuse ``state`` unless every regex of ``required`` matches some key and no regex of
+    ``forbidden`` does; the error names the expected layout and what the file holds."""
+    keys = sorted(state)
+    missing = [p for p in required if not any(re.match(p, k) for k in keys)]
+    present = [p for p in forbidden if any(re.match(p, k) for k in keys)]
+    if missing or present:
+        tops = sorted({k.split('.')[0] for k in keys})
+        why = []
+        if missing:
+            why.append(f'no key matches {missing}')
+        if present:
+            why.append(f'keys match {present}, which the {layout} layout does not have')
+        raise ValueError(f'{path} is not a {layout} checkpoint: {"; ".join(why)}. Its '
+                         f'top-level modules are {tops}. Pick the converter (--layout) that '
+                         f'matches the repository and stage that wrote the file.')
+
+
+def convert_keys(state: Dict[str, Tensor],
+                 rules: Sequence[Rule]) -> Tuple[Dict[str, Tensor], List[str], List[str]]:
+    """Rename ``state`` by the first matching rule of each key.
+
+    Returns:
+        (converted state, keys with no counterpart (rule replacement ``None``), keys that no
+        rule matches (unknown)). Two keys renamed to the same name raise an error.
+    """
+    out, dropped, unknown = {}, [], []
+    for key in sorted(state):
+        for pattern, repl in rules:
+            if re.match(pattern, key):
+                if repl is None:
+                    dropped.append(key)
+                else:
+                    new = re.sub(pattern, repl, key, count=1)
+                    if new in out:
+                        raise ValueError(f'two keys convert to {new!r} (one is {key!r})')
+                    out[new] = state[key]
+                break
+        else:
+            unknown.append(key)
+    return out, dropped, unknown
+
+
+def report_keys(dropped: Sequence[str], unknown: Sequence[str],
+                printer: Callable[[str], None] = print) -> None:
+    """Print every key that has no counterpart, by name."""
+    if dropped:
+        printer(f'{len(dropped)} keys have no counterpart in pt3kd_mm and are not converted:')
+        for key in dropped:
+            printer(f'  {key}')
+    if unknown:
+        printer(f'{len(unknown)} keys are not part of the expected layout and are not '
+                f'converted:')
+        for key in unknown:
+            printer(f'  {key}')
+
+
+def save_converted(state: Dict[str, Tensor], out: str, meta: dict) -> None:
+    """Write ``{'state_dict': state, 'meta': meta}`` (loadable by mmengine ``load_checkpoint``,
+    ``init_cfg=dict(type='Pretrained', ...)`` and ``load_from``)."""
+    folder = osp.dirname(osp.abspath(out))
+    if not osp.isdir(folder):
+        raise FileNotFoundError(f'output folder {folder} does not exist')
+    torch.save(dict(state_dict=state, meta=meta), out)
+
+
+def split_kv(weight: Tensor, name: str) -> Tuple[Tensor, Tensor]:
+    """(2C, C) fused key/value projection -> (k (C, C), v (C, C))."""
+    if weight.shape[0] % 2:
+        raise ValueError(f'{name}: a fused kv projection needs an even first dimension, got '
+                         f'{tuple(weight.shape)}')
+    return weight.chunk(2, dim=0)
+
+
+def conv1x1_to_linear(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """Squeeze the kernel dimensions of 1x1 ``Conv1d`` / ``Conv2d`` weights, (O, I, 1[, 1]) ->
+    (O, I), which pt3kd_mm writes as ``Linear`` layers (the same function); keys ending in
+    ``.weight`` with 3+ dimensions that are all 1 after the second. Other entries unchanged."""
+    out = {}
+    for key, value in state.items():
+        if key.endswith('.weight') and value.dim() >= 3 and all(d == 1 for d in value.shape[2:]):
+            value = value.reshape(value.shape[0], value.shape[1])
+        out[key] = value
+    return out
+
+
+def transformer_block_rules(src: str, dst: str) -> List[Rule]:
+    """Rules renaming timm-style blocks of the reference encoders / decoders (``{src}<i>.norm1``,
+    ``attn.qkv``, ``attn.proj``, ``norm2``, ``mlp.fc1``, ``mlp.fc2``) into the mmpretrain
+    ``TransformerEncoderLayer`` names of ``PosAddedTransformer`` (``{dst}<i>.ln1``, ...).
+
+    Args:
+        src: regex of the block list's prefix, e.g. ``r'blocks\\.blocks\\.'``.
+        dst: its replacement, e.g. ``'transformer.blocks.'``.
+    """
+    return [
+        (rf'^{src}(\d+)\.norm1\.', rf'{dst}\1.ln1.'),
+        (rf'^{src}(\d+)\.norm2\.', rf'{dst}\1.ln2.'),
+        (rf'^{src}(\d+)\.attn\.(qkv|proj)\.', rf'{dst}\1.attn.\2.'),
+        (rf'^{src}(\d+)\.mlp\.fc1\.', rf'{dst}\1.ffn.layers.0.0.'),
+        (rf'^{src}(\d+)\.mlp\.fc2\.', rf'{dst}\1.ffn.layers.1.'),
+    ]
+
+
+def mini_pointnet_rules(src: str, dst: str) -> List[Rule]:
+    """Rules renaming the reference's mini-PointNet ``Encoder`` (``{src}first_conv.*``,
+    ``second_conv.*``) into ``MiniPointNetEmbed`` (``{dst}first_conv``, ``second_fc1``,
+    ``second_norm``, ``second_fc2``); finish with ``mini_pointnet_tensors``."""
+    return [
+        (rf'^{src}first_conv\.', f'{dst}first_conv.'),
+        (rf'^{src}second_conv\.0\.', f'{dst}second_fc1.'),
+        (rf'^{src}second_conv\.1\.', f'{dst}second_norm.'),
+        (rf'^{src}second_conv\.3\.', f'{dst}second_fc2.'),
+    ]
+
+
+def mini_pointnet_tensors(state: Dict[str, Tensor], dst: str) -> Dict[str, Tensor]:
+    """After ``mini_pointnet_rules`` (and ``conv1x1_to_linear``): the reference's 512 -> 512
+    layer reads ``[pooled (256), point (256)]``, ``MiniPointNetEmbed.second_fc1`` reads
+    ``[point, pooled]``: swap the two input halves of ``{dst}second_fc1.weight``."""
+    key = f'{dst}second_fc1.weight'
+    if key in state:
+        weight = state[key]
+        half = weight.shape[1] // 2
+        state = dict(state)
+        state[key] = torch.cat([weight[:, half:], weight[:, :half]], dim=1)
+    return state
+
+
+# ---------------------------------------------------------------------------------------------
+# The Point-MAE lineage's modules (Point-MAE, ACT and ReCon share them) in pt3kd_mm names.
+
+
+def block_rules(src: str, dst: str) -> List[Rule]:
+    """timm-style ``Block`` keys under ``src`` (``norm1``, ``attn.qkv``, ``attn.proj``,
+    ``norm2``, ``mlp.fc1``, ``mlp.fc2``) -> mmpretrain ``TransformerEncoderLayer`` keys under
+    ``dst``. ``src`` / ``dst`` are regex prefixes ending in ``.``; ``src`` captures the block
+    index as its only group, ``dst`` refers to it as ``\\1``."""
+    return [
+        (rf'^{src}norm1\.', rf'{dst}ln1.'),
+        (rf'^{src}norm2\.', rf'{dst}ln2.'),
+        (rf'^{src}attn\.(qkv|proj)\.', rf'{dst}attn.\2.'),
+        (rf'^{src}mlp\.fc1\.', rf'{dst}ffn.layers.0.0.'),
+        (rf'^{src}mlp\.fc2\.', rf'{dst}ffn.layers.1.'),
+    ]
+
+
+def patch_encoder_rules(src: str, dst: str) -> List[Rule]:
+    """The reference's mini-PointNet ``Encoder`` (``first_conv``, ``second_conv``) and position
+    MLP -> ``MiniPointNetEmbed`` / ``pos_embed`` (call ``fix_patch_embed`` on the result)."""
+    return [
+        (rf'^{src}encoder\.first_conv\.', rf'{dst}patch_embed.first_conv.'),
+        (rf'^{src}encoder\.second_conv\.0\.', rf'{dst}patch_embed.second_fc1.'),
+        (rf'^{src}encoder\.second_conv\.1\.', rf'{dst}patch_embed.second_norm.'),
+        (rf'^{src}encoder\.second_conv\.3\.', rf'{dst}patch_embed.second_fc2.'),
+        (rf'^{src}pos_embed\.', rf'{dst}pos_embed.'),
+    ]
+
+
+def fix_conv_weights(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
+    """1x1 ``Conv1d`` weights (O, I, 1) -> ``Linear`` weights (O, I), in place."""
+    for key, value in state.items():
+        if key.endswith('.weight') and value.dim() == 3 and value.shape[-1] == 1:
+            state[key] = value[..., 0].contiguous()
+    return state
+
+
+def fix_patch_embed(state: Dict[str, Tensor], prefix: str) -> Dict[str, Tensor]:
+    """The reference's 512 -> 512 layer reads ``[pooled (256), point (256)]``; ours reads
+    ``[point, pooled]``: swap the halves of its input columns, in place."""
+    key = f'{prefix}patch_embed.second_fc1.weight'
+    if key in state:
+        pooled, point = state[key].split(state[key].shape[1] // 2, dim=1)
+        state[key] = torch.cat([point, pooled], dim=1).contiguous()
+    return state
