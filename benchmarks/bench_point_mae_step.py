@@ -10,8 +10,9 @@ mask ratio 0.6, Chamfer-L2 on masked groups, the same grouping (numba) and loss.
   * reference (fp32): mini-PointNet (Conv1d) over ALL 64 groups, then the masked tokens are
     dropped; the 512 -> 512 layer runs on the concatenated [point, pooled] features of every
     point; attention as explicit softmax(q k^T) v (benchmarks/reference_models.py);
-  * pt3kd_mm fp32: embeds only the visible groups; the pooled half of the 512 -> 512 layer runs
-    once per group; attention via F.scaled_dot_product_attention (mmpretrain's layer);
+  * pt3kd_mm fp32: the default config embeds all groups as the reference
+    (``backbone.embed_all_groups=True``); "visible-only" times the faster option that embeds
+    only the visible groups (``embed_all_groups=False``); the pooled half of the 512 -> 512 layer runs once per group; attention via F.scaled_dot_product_attention (mmpretrain's layer);
   * pt3kd_mm --amp: the same under bf16 autocast, exactly as ``tools/train.py --amp`` runs it
     (``DeviceAgnosticAmpOptimWrapper.optim_context`` around the forward; backward and AdamW
     outside, on fp32 weights).
@@ -27,7 +28,8 @@ import torch
 
 from bench_common import interleaved_rounds, machine_line, peak_rss_mb
 
-VARIANTS = ('reference fp32', 'pt3kd_mm fp32', 'pt3kd_mm --amp (bf16)')
+VARIANTS = ('reference fp32', 'pt3kd_mm fp32', 'pt3kd_mm fp32 visible-only',
+            'pt3kd_mm --amp (bf16)')
 STAGES = ['grouping + mask', 'patch embed', 'encoder', 'decoder', 'head + loss', 'backward',
           'AdamW step', 'total']
 
@@ -37,7 +39,11 @@ def ours_stages(model, neigh, centers, mask):
     bb = model.backbone
     b, _, k, _ = neigh.shape
     yield 'patch embed'
-    tokens = bb.patch_embed(neigh[~mask].reshape(b, -1, k, 3))
+    if bb.embed_all_groups:
+        tokens = bb.patch_embed(neigh)
+        tokens = tokens[~mask].reshape(b, -1, tokens.shape[-1])
+    else:
+        tokens = bb.patch_embed(neigh[~mask].reshape(b, -1, k, 3))
     yield 'encoder'
     x, _ = bb.encode(tokens, centers[~mask].reshape(b, -1, 3))
     yield 'decoder'
@@ -91,7 +97,9 @@ def measure(variant, batch, steps):
         model = RefPointMAE()
     else:
         model = MODELS.build(dict(
-            type='PointMAE', backbone=dict(type='PointPatchTransformer'),
+            type='PointMAE',
+            backbone=dict(type='PointPatchTransformer',
+                          embed_all_groups='visible-only' not in variant),
             neck=dict(type='PointMAEDecoder'), head=dict(type='PointReconstructionHead')))
     model.train()
     model._opt = torch.optim.AdamW(model.parameters(), lr=1e-3, weight_decay=0.05)

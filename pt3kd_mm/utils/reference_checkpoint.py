@@ -131,61 +131,6 @@ def split_kv(weight: Tensor, name: str) -> Tuple[Tensor, Tensor]:
     return weight.chunk(2, dim=0)
 
 
-def conv1x1_to_linear(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
-    """Squeeze the kernel dimensions of 1x1 ``Conv1d`` / ``Conv2d`` weights, (O, I, 1[, 1]) ->
-    (O, I), which pt3kd_mm writes as ``Linear`` layers (the same function); keys ending in
-    ``.weight`` with 3+ dimensions that are all 1 after the second. Other entries unchanged."""
-    out = {}
-    for key, value in state.items():
-        if key.endswith('.weight') and value.dim() >= 3 and all(d == 1 for d in value.shape[2:]):
-            value = value.reshape(value.shape[0], value.shape[1])
-        out[key] = value
-    return out
-
-
-def transformer_block_rules(src: str, dst: str) -> List[Rule]:
-    """Rules renaming timm-style blocks of the reference encoders / decoders (``{src}<i>.norm1``,
-    ``attn.qkv``, ``attn.proj``, ``norm2``, ``mlp.fc1``, ``mlp.fc2``) into the mmpretrain
-    ``TransformerEncoderLayer`` names of ``PosAddedTransformer`` (``{dst}<i>.ln1``, ...).
-
-    Args:
-        src: regex of the block list's prefix, e.g. ``r'blocks\\.blocks\\.'``.
-        dst: its replacement, e.g. ``'transformer.blocks.'``.
-    """
-    return [
-        (rf'^{src}(\d+)\.norm1\.', rf'{dst}\1.ln1.'),
-        (rf'^{src}(\d+)\.norm2\.', rf'{dst}\1.ln2.'),
-        (rf'^{src}(\d+)\.attn\.(qkv|proj)\.', rf'{dst}\1.attn.\2.'),
-        (rf'^{src}(\d+)\.mlp\.fc1\.', rf'{dst}\1.ffn.layers.0.0.'),
-        (rf'^{src}(\d+)\.mlp\.fc2\.', rf'{dst}\1.ffn.layers.1.'),
-    ]
-
-
-def mini_pointnet_rules(src: str, dst: str) -> List[Rule]:
-    """Rules renaming the reference's mini-PointNet ``Encoder`` (``{src}first_conv.*``,
-    ``second_conv.*``) into ``MiniPointNetEmbed`` (``{dst}first_conv``, ``second_fc1``,
-    ``second_norm``, ``second_fc2``); finish with ``mini_pointnet_tensors``."""
-    return [
-        (rf'^{src}first_conv\.', f'{dst}first_conv.'),
-        (rf'^{src}second_conv\.0\.', f'{dst}second_fc1.'),
-        (rf'^{src}second_conv\.1\.', f'{dst}second_norm.'),
-        (rf'^{src}second_conv\.3\.', f'{dst}second_fc2.'),
-    ]
-
-
-def mini_pointnet_tensors(state: Dict[str, Tensor], dst: str) -> Dict[str, Tensor]:
-    """After ``mini_pointnet_rules`` (and ``conv1x1_to_linear``): the reference's 512 -> 512
-    layer reads ``[pooled (256), point (256)]``, ``MiniPointNetEmbed.second_fc1`` reads
-    ``[point, pooled]``: swap the two input halves of ``{dst}second_fc1.weight``."""
-    key = f'{dst}second_fc1.weight'
-    if key in state:
-        weight = state[key]
-        half = weight.shape[1] // 2
-        state = dict(state)
-        state[key] = torch.cat([weight[:, half:], weight[:, :half]], dim=1)
-    return state
-
-
 # ---------------------------------------------------------------------------------------------
 # The Point-MAE lineage's modules (Point-MAE, ACT and ReCon share them) in pt3kd_mm names.
 
@@ -217,10 +162,11 @@ def patch_encoder_rules(src: str, dst: str) -> List[Rule]:
 
 
 def fix_conv_weights(state: Dict[str, Tensor]) -> Dict[str, Tensor]:
-    """1x1 ``Conv1d`` weights (O, I, 1) -> ``Linear`` weights (O, I), in place."""
+    """1x1 ``Conv1d`` / ``Conv2d`` weights (O, I, 1[, 1]) -> ``Linear`` weights (O, I), which
+    pt3kd_mm writes those layers as (the same function); in place, returns ``state``."""
     for key, value in state.items():
-        if key.endswith('.weight') and value.dim() == 3 and value.shape[-1] == 1:
-            state[key] = value[..., 0].contiguous()
+        if key.endswith('.weight') and value.dim() >= 3 and all(d == 1 for d in value.shape[2:]):
+            state[key] = value.reshape(value.shape[0], value.shape[1]).contiguous()
     return state
 
 

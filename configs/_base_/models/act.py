@@ -14,5 +14,5 @@ model = dict(
     teacher=dict(
         type='ConfigModelTeacher',
         model={{_base_.act_autoencoder}},
-        checkpoint='work_dirs/act_autoencoder/epoch_300.pth',
+        checkpoint='work_dirs/act_autoencoder/epoch_301.pth',
         method='encode_groups'))

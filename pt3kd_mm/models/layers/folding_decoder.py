@@ -33,7 +33,8 @@ class FoldingGroupDecoder(nn.Module):
             nn.Linear(in_channels + 5, 512), _BNLast(512), nn.ReLU(inplace=True),
             nn.Linear(512, 512), _BNLast(512), nn.ReLU(inplace=True), nn.Linear(512, 3))
         axis = torch.linspace(-grid_scale, grid_scale, grid_size)
-        seed = torch.stack(torch.meshgrid(axis, axis, indexing='ij'), dim=-1).reshape(-1, 2)
+        # seed s = row * grid + col is (axis[col], axis[row]), the reference's order
+        seed = torch.stack(torch.meshgrid(axis, axis, indexing='xy'), dim=-1).reshape(-1, 2)
         self.register_buffer('folding_seed', seed, persistent=False)  # (grid^2, 2)
 
     def forward(self, feature: Tensor):

@@ -3,11 +3,12 @@ import contextlib
 import os.path as osp
 import types
 import warnings
-from typing import Any, Dict, Optional, Sequence
+from typing import Any, Dict, Iterator, Optional, Sequence
 
 import torch
 from mmengine.model import BaseModule
 from torch import nn
+from torch.nn.modules.batchnorm import _BatchNorm
 
 from mmdet3d.registry import MODELS
 
@@ -168,6 +169,24 @@ class FrozenTeacher(BaseModule):
     def _apply(self, fn, recurse: bool = True):
         self.network._apply(fn)
         return super()._apply(fn, recurse)
+
+    @contextlib.contextmanager
+    def train_mode(self) -> Iterator['FrozenTeacher']:
+        """The network in train mode inside the ``with`` block, for recipes whose frozen teacher
+        runs in train mode (ACT stage 2): dropout is active and BatchNorm normalises with the
+        batch's statistics, but no running statistic is updated (weights and buffers stay
+        bit-identical); eval mode again afterwards. Nested ``FrozenTeacher`` s stay in eval."""
+        norms = [m for m in self.network.modules()
+                 if isinstance(m, _BatchNorm) and m.track_running_stats]
+        try:
+            for m in norms:
+                m.track_running_stats = False  # batch statistics, running buffers untouched
+            self.network.train(True)
+            yield self
+        finally:
+            for m in norms:
+                m.track_running_stats = True
+            self.network.train(False)
 
     @property
     def device(self) -> torch.device:
