@@ -1,6 +1,13 @@
 # ReCon in its zero-shot setting: the CLIP ViT-B/32 image tower is the image teacher, so the
-# img and text queries live in CLIP's joint space; the test loop is zero-shot classification
-# of the ShapeNet-55 test split (configs/recon_zeroshot_modelnet40.py: ModelNet40).
+# img and text queries live in CLIP's joint space. Pre-training data as recon_pretrain.py
+# (ShapeNet-55 train + test, BGR views). As the reference, CLIP is fed those BGR views
+# normalised with ImageNet's statistics; CLIP's own input (RGB, its own statistics) is
+#   model.img_teacher.network_channel_order='rgb' model.img_teacher.mean=None
+#   model.img_teacher.std=None
+# (a deviation: the features CLIP was trained to give). The test loop is
+# zero-shot classification of the ShapeNet-55 test split, whose shapes are then seen in
+# pre-training (a sanity check, not a result); the result is
+# configs/recon_zeroshot_modelnet40.py (ModelNet40).
 _base_ = ['./recon_pretrain.py']
 
 # OpenAI's ViT-B/32 weights (QuickGELU model), see configs/_base_/models/recon.py
@@ -9,7 +16,9 @@ clip_text_teacher = dict(type='CLIPTextTeacher', model_name='ViT-B-32-quickgelu'
                          checkpoint=clip_checkpoint)
 model = dict(
     img_teacher=dict(_delete_=True, type='CLIPImageTeacher', model_name='ViT-B-32-quickgelu',
-                     checkpoint=clip_checkpoint),
+                     checkpoint=clip_checkpoint, channel_order='bgr',
+                     network_channel_order=None, mean=(0.485, 0.456, 0.406),
+                     std=(0.229, 0.224, 0.225)),
     text_teacher=dict(_delete_=True, **clip_text_teacher),
     img_head=dict(target_dims=512))
 

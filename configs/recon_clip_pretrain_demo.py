@@ -17,12 +17,14 @@ demo_clip_cfg = dict(
 demo_text_teacher = dict(type='CLIPTextTeacher', model_cfg=demo_clip_cfg, checkpoint=demo_clip)
 model = dict(
     img_teacher=dict(_delete_=True, type='CLIPImageTeacher', model_cfg=demo_clip_cfg,
-                     checkpoint=demo_clip),
+                     checkpoint=demo_clip, channel_order='bgr'),
     text_teacher=dict(_delete_=True, **demo_text_teacher),
     img_head=dict(target_dims=64),
     text_head=dict(target_dims=64))
+# train split only, so the zero-shot test on the test split scores unseen shapes
 train_dataloader = dict(
-    batch_size=32, num_workers=2, dataset=dict(data_root='data/demo_shapenet/'))
+    batch_size=32, num_workers=2,
+    dataset=dict(data_root='data/demo_shapenet/', ann_file='ShapeNet-55/train.txt'))
 test_dataloader = dict(
     batch_size=32, num_workers=2, dataset=dict(data_root='data/demo_shapenet/'))
 test_evaluator = dict(text_teacher=dict(_delete_=True, **demo_text_teacher))

@@ -1,8 +1,10 @@
-# ReCon pre-training on ShapeNet-55 train (reference recipe): mask 0.6, Chamfer-L2, cls / img /
-# text queries; image teacher ViT-B/16 (ImageNet-21k) CLS feature, text teacher CLIP ViT-B/32;
-# SmoothL1 alignment, weights 1; 300 epochs, batch 128, AdamW lr 5e-4 / wd 0.05, cosine with 10
-# warm-up epochs. Teacher files: model.img_teacher.checkpoint / model.text_teacher.checkpoint.
-# Paper variant (contrastive alignment): configs/recon_nce_pretrain.py.
+# ReCon pre-training on ShapeNet-55 train + test (reference recipe, its runner sets whole=True):
+# rotation about the up axis, mask 0.6, Chamfer-L2, cls / img / text queries; image teacher
+# ViT-B/16 (Google's original ImageNet-21k weights) Tanh(pre-logits(CLS)), text teacher CLIP
+# ViT-B/32; SmoothL1 alignment, weights 1; 300 epochs, batch 128, AdamW lr 5e-4 / wd 0.05,
+# cosine with 10 warm-up epochs. Teacher files: model.img_teacher.checkpoint /
+# model.text_teacher.checkpoint. Paper variant (contrastive alignment):
+# configs/recon_nce_pretrain.py.
 _base_ = [
     './_base_/models/recon.py',
     './_base_/datasets/shapenet55_recon.py',
@@ -10,12 +12,11 @@ _base_ = [
     './_base_/default_runtime.py',
 ]
 
-optim_wrapper = dict(
-    optimizer=dict(lr=5e-4),
-    paramwise_cfg=dict(custom_keys={
-        'query_tokens': dict(decay_mult=0.0),
-        'query_pos': dict(decay_mult=0.0),
-    }))
+train_dataloader = dict(
+    dataset=dict(ann_file=['ShapeNet-55/train.txt', 'ShapeNet-55/test.txt']))
+# no decay on query_tokens ('token' in the name) as the reference's cls / img / text_token;
+# the query positions are decayed as its cls / img / text_pos
+optim_wrapper = dict(optimizer=dict(lr=5e-4))
 # the ViT image teacher's features are not in CLIP space: no zero-shot test here
 # (configs/recon_clip_pretrain.py is the zero-shot setting)
 test_dataloader = None

@@ -18,7 +18,7 @@ train_dataloader = dict(dataset=dict(pipeline=[
     dict(type='LoadPointCloudNpy'),
     dict(type='PointSubsample', num_points=num_points, method='random'),
     dict(type='NormalizeToUnitSphere'),
-    dict(type='RandomScaleTranslate', scale_range=(2. / 3., 3. / 2.), translate_range=0.2),
+    dict(type='RandomRotateUpAxis', up_axis=1, angle_range=(0., 6.283185307179586)),  # [0, 2pi)
     dict(type='RandomTextPrompt'),
     dict(type='LoadTeacherFeatures', cache_dir=img_cache, key='img_path', out_key='img_target'),
     dict(type='LoadTeacherFeatures', cache_dir=text_cache, key='text', out_key='text_target'),

@@ -1,6 +1,6 @@
 # Zero-shot ModelNet40 classification with a ReCon model pre-trained in the CLIP setting:
 #   python tools/test.py configs/recon_zeroshot_modelnet40.py \
-#       work_dirs/recon_clip_pretrain/epoch_300.pth
+#       work_dirs/recon_clip_pretrain/epoch_301.pth
 # Protocol: the test split of modelnet40_normal_resampled (Point-BERT layout), 1024 points by
 # FPS, unit sphere, no voting; the 40 class names in the 60 ReCon templates, text features
 # summed per class; cosine similarity with img_head(img query) + 0.25 * text_head(text query).

@@ -116,7 +116,10 @@ def build_cache(argv=None) -> str:
     init_default_scope(cfg.get('default_scope', 'mmdet3d'))
     import pt3kd_mm  # noqa: F401
     from mmdet3d.registry import MODELS
+    from pt3kd_mm.engine.config_checks import check_image_channel_order
     from pt3kd_mm.utils.teacher_cache import teacher_fingerprint, write_cache
+    # img_test_pipeline must load the views in the channel order the image teacher takes
+    check_image_channel_order(cfg)
 
     teacher_cfg = cfg.model.get(f'{args.teacher}_teacher')
     if not teacher_cfg:

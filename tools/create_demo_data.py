@@ -3,6 +3,7 @@ downloads::
 
     OUT/ShapeNet-55/{train,test}.txt      <synset>-<id>.npy per line
     OUT/ShapeNet-55/taxonomy.json          [{"synset": ..., "name": ...}]  (class names)
+    OUT/shapenet55.json                    the same names in ReCon's layout (catalogue, describe)
     OUT/shapenet_pc/<synset>-<id>.npy      (8192, 3) float32 surface points, y up
     OUT/shapenet_img/<synset>-<id>.png     224 x 224 RGB rendered view (ReCon layout)
 

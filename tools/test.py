@@ -9,6 +9,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from pt3kd_mm.engine.launch import setup_cpu_distributed
+from pt3kd_mm.engine.config_checks import check_image_channel_order
 
 
 def parse_args():
@@ -35,6 +36,7 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    check_image_channel_order(cfg)  # pipelines vs image teachers
     if 'test_dataloader' not in cfg or 'test_evaluator' not in cfg:
         raise KeyError(f'{args.config} defines no test_dataloader / test_evaluator')
     if args.work_dir is not None:

@@ -11,6 +11,7 @@ from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from pt3kd_mm.engine.launch import setup_cpu_distributed
+from pt3kd_mm.engine.config_checks import check_image_channel_order
 
 
 def parse_args():
@@ -64,6 +65,7 @@ def main():
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
         cfg.merge_from_dict(args.cfg_options)
+    check_image_channel_order(cfg)  # pipelines vs image teachers
 
     # work_dir: CLI > config > ./work_dirs/<config name>
     if args.work_dir is not None:

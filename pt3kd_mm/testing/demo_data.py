@@ -2,6 +2,8 @@
 
     OUT/ShapeNet-55/{train,test}.txt      <synset>-<id>.npy per line
     OUT/ShapeNet-55/taxonomy.json          [{"synset": ..., "name": ...}]  (class names)
+    OUT/shapenet55.json                    the same names in ReCon's layout:
+                                           [{"catalogue": <synset as int>, "describe": ...}]
     OUT/shapenet_pc/<synset>-<id>.npy      (8192, 3) float32 surface points, y up
     OUT/shapenet_img/<synset>-<id>.png     224 x 224 RGB rendered view (ReCon layout)
 
@@ -165,6 +167,9 @@ def create_demo_data(out: str, train_per_class: int = 40, test_per_class: int = 
             f.write('\n'.join(names) + '\n')
     with open(osp.join(out, 'ShapeNet-55', 'taxonomy.json'), 'w') as f:
         json.dump([dict(synset=s, name=n) for s, (n, _) in CLASSES.items()], f, indent=1)
+    with open(osp.join(out, 'shapenet55.json'), 'w') as f:
+        json.dump([dict(catalogue=int(s), describe=n) for s, (n, _) in CLASSES.items()], f,
+                  indent=1)
     return splits
 
 

@@ -11,7 +11,7 @@ train_pipeline = [
     dict(type='LoadPointCloudNpy'),
     dict(type='PointSubsample', num_points=num_points),
     dict(type='NormalizeToUnitSphere'),
-    dict(type='LoadRenderedImage'),
+    dict(type='LoadRenderedImage', to_rgb=False),  # BGR, as the base's (channel_order='bgr')
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='mmpretrain.RandomResizedCrop', scale=224, crop_ratio_range=(0.64, 1.0),
          interpolation='bicubic'),

@@ -99,3 +99,50 @@ def test_cosine_ends_at_max_epochs(demo_root, tmp_path):
     assert (warmup.begin, warmup.end) == (0, iters_per_epoch)
     assert (cosine.begin, cosine.end) == (iters_per_epoch, 3 * iters_per_epoch)
     assert cosine.T_max == 2 * iters_per_epoch
+
+
+@pytest.mark.parametrize('path', sorted(glob.glob(osp.join(REPO, 'configs', '*.py'))) +
+                         sorted(glob.glob(osp.join(REPO, 'tests', 'configs', '*.py'))))
+def test_image_teachers_are_told_the_pipeline_channel_order(path):
+    from pt3kd_mm.engine.config_checks import check_image_channel_order
+    check_image_channel_order(Config.fromfile(path))
+
+
+def test_recon_image_teacher_defaults_are_the_reference():
+    """Tanh(pre-logits(CLS)) of Google's original in21k ViT-B/16 on BGR views normalised with
+    ImageNet's statistics; CLIP teachers are told BGR and turn it into RGB."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'recon_pretrain.py'))
+    vit = cfg.model.img_teacher
+    assert vit.type == 'ViTImageTeacher' and vit.pre_logits and vit.source == 'timm'
+    assert vit.checkpoint.endswith('jx_vit_base_patch16_224_in21k.pth')
+    assert vit.channel_order == 'bgr'
+    assert vit.mean == (0.485, 0.456, 0.406) and vit.std == (0.229, 0.224, 0.225)
+    assert cfg.train_dataloader.dataset.pipeline[4] == dict(type='LoadRenderedImage',
+                                                            to_rgb=False)
+    assert cfg.img_test_pipeline[0].to_rgb is False
+    for name in ('recon_clip_pretrain.py', 'recon_clip_pretrain_demo.py'):
+        clip = Config.fromfile(osp.join(REPO, 'configs', name)).model.img_teacher
+        assert clip.type == 'CLIPImageTeacher' and clip.channel_order == 'bgr', name
+
+
+def test_channel_order_mismatch_is_refused_and_changes_the_cache_fingerprint():
+    from pt3kd_mm.engine.config_checks import check_image_channel_order
+    from pt3kd_mm.utils.teacher_cache import fingerprint_mismatch, teacher_fingerprint
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'recon_clip_pretrain.py'))
+    cfg.model.img_teacher.channel_order = 'rgb'
+    with pytest.raises(ValueError, match=r"train_dataloader\.dataset\.pipeline\[4\] loads BGR "
+                       r"\(to_rgb=False\); img_test_pipeline\[0\] loads BGR \(to_rgb=False\); "
+                       r"model\.img_teacher takes RGB \(channel_order='rgb'\)"):
+        check_image_channel_order(cfg)
+    cfg.img_test_pipeline[0].to_rgb = True
+    cfg.train_dataloader.dataset.pipeline[4].to_rgb = True
+    check_image_channel_order(cfg)  # RGB throughout is fine
+    cfg.train_dataloader.dataset.pipeline[4].to_rgb = False  # the cache tool's view differs
+    with pytest.raises(ValueError, match=r'pipeline\[4\] loads BGR'):
+        check_image_channel_order(cfg)
+    # a cache made for one order is refused for the other (the teacher config differs)
+    vit = Config.fromfile(osp.join(REPO, 'configs', 'recon_pretrain.py')).model.img_teacher
+    found = teacher_fingerprint(vit, require_checkpoint=False)
+    expected = teacher_fingerprint(dict(vit, channel_order='rgb'), require_checkpoint=False)
+    assert fingerprint_mismatch(found, expected) == \
+        ["channel_order: 'bgr' (cache) vs 'rgb' (config)"]

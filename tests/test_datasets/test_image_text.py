@@ -96,7 +96,7 @@ def test_recon_train_pipeline(demo_root):
     for idx in (0, 5, 17):
         item = ds[idx]
         img = item['inputs']['img']
-        # RGB 0-255: the image teachers normalise with their own statistics
+        # BGR 0-255: the image teachers normalise with their own statistics
         assert img.shape == (3, 224, 224) and img.dtype == torch.uint8
         assert img.float().std() > 5  # not a constant image
         assert item['inputs']['points'].shape == (256, 3)
@@ -116,9 +116,11 @@ def test_augmentation_free_image_pipeline(demo_root):
     a = pipeline(dict(info))['inputs']['img']
     b = pipeline(dict(info))['inputs']['img']
     assert a.shape == (3, 224, 224) and torch.equal(a, b)
-    # the demo views are 224 x 224: resize + centre crop keep them as they are (RGB)
+    # the demo views are 224 x 224: resize + centre crop keep them as they are, in BGR as the
+    # reference reads them (cv2.imread) and as the image teachers are told (channel_order)
     rgb = np.asarray(Image.open(info['img_path']).convert('RGB'))
-    np.testing.assert_array_equal(a.numpy(), rgb.transpose(2, 0, 1))
+    np.testing.assert_array_equal(a.numpy(), rgb[..., ::-1].transpose(2, 0, 1))
+    np.testing.assert_array_equal(a.numpy(), cv2.imread(info['img_path']).transpose(2, 0, 1))
 
 
 def test_preprocessor_stacks_images(demo_root):

@@ -28,10 +28,12 @@ def test_demo_layout_and_dataset(demo_root):
     assert pts.shape == (256, 3)
     np.testing.assert_allclose(np.linalg.norm(pts, axis=1).max(), 1.0, rtol=1e-5)
     assert item['data_samples'].category == 0
+    assert ds.metainfo['names_file'] == osp.join(demo_root, 'shapenet55.json')
     test = DATASETS.build(dict(type='ShapeNet55Dataset', data_root=demo_root,
-                               ann_file='ShapeNet-55/test.txt', taxonomy_file='', pipeline=[]))
-    # without a taxonomy: synset ids, still the same ids in train and test
+                               ann_file='ShapeNet-55/test.txt', names_file=None, pipeline=[]))
+    # names_file=None: synset ids, still the same ids in train and test
     assert test.metainfo['classes'][0] == '90000001' and len(test) == 6
+    assert test.metainfo['names_file'] is None
 
 
 def test_missing_split_file(tmp_path):
@@ -95,6 +97,120 @@ def test_scale_translate_and_rotation():
     a = res['rotation_angle']
     np.testing.assert_allclose(rot[0, 0], np.cos(a) * pts[0, 0] - np.sin(a) * pts[0, 2],
                                rtol=1e-4, atol=1e-5)
+
+
+def test_rotation_about_y_is_the_reference_pointcloud_rotate():
+    """ReCon's PointcloudRotate: pc @ R, R = [[c, 0, s], [0, 1, 0], [-s, 0, c]], angle uniform
+    in [0, 2 pi)."""
+    np.random.seed(1)
+    pts = np.random.randn(100, 3).astype(np.float32)
+    rotate = TRANSFORMS.build(dict(type='RandomRotateUpAxis', up_axis=1,
+                                   angle_range=(0., 2 * np.pi)))
+    angles = []
+    for _ in range(200):
+        res = rotate(dict(points=pts.copy()))
+        a = res['rotation_angle']
+        c, s = np.cos(a), np.sin(a)
+        ref = pts @ np.array([[c, 0, s], [0, 1, 0], [-s, 0, c]], dtype=np.float32)
+        np.testing.assert_allclose(res['points'], ref, rtol=1e-5, atol=1e-6)
+        np.testing.assert_array_equal(res['points'][:, 1], pts[:, 1])  # y untouched
+        np.testing.assert_allclose(np.linalg.norm(res['points'], axis=1),
+                                   np.linalg.norm(pts, axis=1), rtol=1e-5)
+        angles.append(a)
+    assert 0 <= min(angles) < 0.5 and 2 * np.pi - 0.5 < max(angles) < 2 * np.pi
+    # a quarter turn by hand: x -> -z ... (x, y, z) @ R = (c x - s z, y, s x + c z)
+    rotate.angle_range = (np.pi / 2, np.pi / 2)
+    out = rotate(dict(points=np.array([[1., 2., 3.]], np.float32)))['points']
+    np.testing.assert_allclose(out, [[-3., 2., 1.]], atol=1e-6)
+
+
+def test_recon_data_configs_match_the_reference():
+    """ReCon pre-trains on ShapeNet-55 train + test, rotation about y as the only point
+    augmentation, class names from shapenet55.json."""
+    from mmengine.config import Config
+    from pt3kd_mm.testing import REPO
+    for name in ('recon_pretrain', 'recon_clip_pretrain', 'recon_s_pretrain',
+                 'recon_nce_pretrain', 'recon_pretrain_cached'):
+        ds = Config.fromfile(osp.join(REPO, 'configs', f'{name}.py')).train_dataloader.dataset
+        assert ds.ann_file == ['ShapeNet-55/train.txt', 'ShapeNet-55/test.txt'], name
+        assert ds.names_file[0] == 'shapenet55.json', name
+        types = [t['type'] for t in ds.pipeline]
+        assert 'RandomScaleTranslate' not in types, name
+        rot = ds.pipeline[types.index('RandomRotateUpAxis')]
+        assert rot['up_axis'] == 1 and rot['angle_range'] == pytest.approx((0, 2 * np.pi))
+    # the demo keeps the test split for its zero-shot metric; Point-MAE / ACT need no names
+    demo = Config.fromfile(osp.join(REPO, 'configs', 'recon_clip_pretrain_demo.py'))
+    assert demo.train_dataloader.dataset.ann_file == 'ShapeNet-55/train.txt'
+    point_mae = Config.fromfile(osp.join(REPO, 'configs', 'point_mae_pretrain.py'))
+    assert point_mae.train_dataloader.dataset.names_file is None
+
+
+def _names_layout(root, recon_json=None, taxonomy=None,
+                  lines=('02691156-a.npy', '03001627-b.npy', '02691156-c.npy')):
+    import json
+    (root / 'ShapeNet-55').mkdir(parents=True, exist_ok=True)
+    (root / 'ShapeNet-55' / 'train.txt').write_text('\n'.join(lines) + '\n')
+    if recon_json is not None:
+        (root / 'shapenet55.json').write_text(json.dumps(recon_json))
+    if taxonomy is not None:
+        (root / 'ShapeNet-55' / 'taxonomy.json').write_text(json.dumps(taxonomy))
+    return str(root)
+
+
+def _names_dataset(root, **kwargs):
+    return DATASETS.build(dict(type='ShapeNet55Dataset', data_root=root, pipeline=[], **kwargs))
+
+
+def test_class_names_from_recon_shapenet55_json(tmp_path):
+    """ReCon's layout: rows with catalogue (synset as an int, leading 0 dropped) and describe;
+    class ids in row order (ReCon's labels)."""
+    root = _names_layout(tmp_path, recon_json=[
+        dict(catalogue=4379243, describe='table', extra=1),
+        dict(catalogue=3001627, describe='chair'),
+        dict(catalogue=2691156, describe='airplane')])
+    ds = _names_dataset(root)
+    assert ds.metainfo['classes'] == ('table', 'chair', 'airplane')
+    assert ds.metainfo['synsets'] == ('04379243', '03001627', '02691156')
+    assert [(ds.get_data_info(i)['category'], ds.get_data_info(i)['category_name'])
+            for i in range(3)] == [(2, 'airplane'), (1, 'chair'), (2, 'airplane')]
+    # with a prompt transform the sample's prompt reads the name
+    prompt = DATASETS.build(dict(type='ShapeNet55Dataset', data_root=root, pipeline=[
+        dict(type='RandomTextPrompt', template_index=7)]))
+    assert prompt[1]['text'] == 'A 3D model of a chair.'
+
+
+def test_class_names_from_taxonomy_json(tmp_path):
+    root = _names_layout(tmp_path, taxonomy=[dict(synset='02691156', name='airplane'),
+                                             dict(synset='03001627', name='chair')])
+    ds = _names_dataset(root)
+    assert ds.metainfo['classes'] == ('airplane', 'chair')
+    assert ds.get_data_info(1)['category_name'] == 'chair'
+    assert ds.metainfo['names_file'].endswith('ShapeNet-55/taxonomy.json')
+
+
+def test_missing_class_names_are_errors(tmp_path):
+    root = _names_layout(tmp_path / 'none')
+    with pytest.raises(FileNotFoundError, match=r"no class-name file found: looked for "
+                       r"\['.*/none/shapenet55.json', '.*/none/ShapeNet-55/taxonomy.json'\]"
+                       r".*names_file=None"):
+        _names_dataset(root)
+    # a synset of the split that the file does not name
+    root = _names_layout(tmp_path / 'partial',
+                         recon_json=[dict(catalogue=2691156, describe='airplane')])
+    with pytest.raises(ValueError, match=r"synset 03001627 of 03001627-b.npy has no class name "
+                       r"in .*partial/shapenet55.json \(files looked for, in order: "
+                       r"\['shapenet55.json', 'ShapeNet-55/taxonomy.json'\]\)"):
+        _names_dataset(root)
+    root = _names_layout(tmp_path / 'badrow', recon_json=[dict(catalogue=2691156)])
+    with pytest.raises(ValueError,
+                       match=r'shapenet55.json: row 0 .* has neither "catalogue" \+ "describe"'):
+        _names_dataset(root)
+    # names_file=None (synset ids) is refused when the pipeline builds prompts from names
+    root = _names_layout(tmp_path / 'ids')
+    assert _names_dataset(root, names_file=None).metainfo['classes'] == ('02691156', '03001627')
+    with pytest.raises(ValueError, match=r'names_file=None.*RandomTextPrompt'):
+        DATASETS.build(dict(type='ShapeNet55Dataset', data_root=root, names_file=None,
+                            pipeline=[dict(type='RandomTextPrompt')]))
 
 
 def test_normalize_rejects_degenerate_cloud():

@@ -11,6 +11,13 @@ train_pipeline = [
     dict(type='RandomScaleTranslate', scale_range=(2. / 3., 3. / 2.), translate_range=0.2),
     dict(type='Pack3DDetInputs', keys=['points'], meta_keys=meta_keys),
 ]
+# the same without augmentation (ACT stage 1 trains on the plain clouds, as its reference)
+train_pipeline_no_aug = [
+    dict(type='LoadPointCloudNpy'),
+    dict(type='PointSubsample', num_points=num_points, method='random'),
+    dict(type='NormalizeToUnitSphere'),
+    dict(type='Pack3DDetInputs', keys=['points'], meta_keys=meta_keys),
+]
 test_pipeline = [
     dict(type='LoadPointCloudNpy'),
     dict(type='PointSubsample', num_points=num_points, method='fps'),
@@ -18,6 +25,9 @@ test_pipeline = [
     dict(type='Pack3DDetInputs', keys=['points'], meta_keys=meta_keys),
 ]
 
+# Point-MAE / ACT use no class names (no prompts): synset ids name the classes, so the
+# Point-BERT data needs no names file (ReCon's base reads shapenet55.json)
+names_file = None
 # batch 128 on one process, as the reference; with N processes set batch_size=128 // N
 train_dataloader = dict(
     batch_size=128,
@@ -29,6 +39,7 @@ train_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='ShapeNet-55/train.txt',
+        names_file=names_file,
         pipeline=train_pipeline))
 test_dataloader = dict(
     batch_size=32,
@@ -40,6 +51,7 @@ test_dataloader = dict(
         type=dataset_type,
         data_root=data_root,
         ann_file='ShapeNet-55/test.txt',
+        names_file=names_file,
         test_mode=True,
         pipeline=test_pipeline))
 test_evaluator = dict(type='MaskedReconstructionMetric')

@@ -1,13 +1,18 @@
 # ShapeNet-55 with the rendered view and a category prompt of each shape (ReCon pre-training).
-# Views: <data_root>/shapenet_img/<synset>-<id>.png (ShapeNet55Dataset puts them in img_path).
-# Views stay RGB uint8 (0-255): each image teacher normalises its input with its own mean /
-# std (CLIP's, ImageNet's, 0.5 for in21k ViTs), so swapping teachers needs no pipeline change
-# (the reference code normalises with ImageNet's statistics for every teacher).
-# LoadRenderedImage gives RGB (the reference feeds cv2's BGR: to_rgb=False).
+# Views: <data_root>/shapenet_img/<synset>-<id>.png (ShapeNet55Dataset puts them in img_path);
+# class names for the prompts: <data_root>/shapenet55.json (ReCon's layout) or
+# ShapeNet-55/taxonomy.json; a synset without a name is an error.
+# Views stay uint8 (0-255) in BGR, as the reference reads them (cv2.imread, no conversion):
+# each image teacher normalises its input itself and declares the channel order it is given
+# (channel_order='bgr'; tools/train.py refuses a teacher whose channel_order differs from
+# LoadRenderedImage's). CLIP teachers turn BGR into the RGB their weights expect; the ViT
+# teacher passes the views on in BGR with ImageNet's statistics, as the reference does.
+# RGB views: to_rgb=True here and channel_order='rgb' on the image teacher.
 _base_ = ['./shapenet55_pretrain.py']
 
 num_points = {{_base_.num_points}}
 image_size = 224
+to_rgb = False
 meta_keys = ('sample_idx', 'pc_path', 'category', 'category_name', 'img_path', 'text', 'flip')
 
 # The reference's RandAugmentMC(n=2, m=10) of FixMatch, as mmpretrain policies: two of these
@@ -42,7 +47,7 @@ fixmatch_policies = [
 # reference: resize to 256 x 256, flip, RandomResizedCrop(224, scale=(0.64, 1), bicubic),
 # RandAugmentMC(2, 10), to tensor (normalising is the teacher's job here, see above)
 train_image_pipeline = [
-    dict(type='LoadRenderedImage', to_rgb=True),
+    dict(type='LoadRenderedImage', to_rgb=to_rgb),
     dict(type='Resize', scale=(256, 256), keep_ratio=False, interpolation='bicubic'),
     dict(type='RandomFlip', prob=0.5, direction='horizontal'),
     dict(type='mmpretrain.RandomResizedCrop', scale=image_size, crop_ratio_range=(0.64, 1.0),
@@ -55,7 +60,9 @@ train_pipeline = [
     dict(type='LoadPointCloudNpy'),
     dict(type='PointSubsample', num_points=num_points, method='random'),
     dict(type='NormalizeToUnitSphere'),
-    dict(type='RandomScaleTranslate', scale_range=(2. / 3., 3. / 2.), translate_range=0.2),
+    # the reference's only point augmentation (PointcloudRotate): about the up axis (y),
+    # angle uniform in [0, 2 pi) (6.2831... = 2 pi), points @ [[c, 0, s], [0, 1, 0], [-s, 0, c]]
+    dict(type='RandomRotateUpAxis', up_axis=1, angle_range=(0., 6.283185307179586)),
     *train_image_pipeline,
     dict(type='RandomTextPrompt'),
     dict(type='Pack3DDetInputs', keys=['points', 'img'], meta_keys=meta_keys),
@@ -66,10 +73,12 @@ train_pipeline = [
 # centre crop; the teacher normalises) that tools/cache_teacher_features.py gives the image
 # teacher; unpacked: the tool appends Pack3DDetInputs(keys=['img']).
 img_test_pipeline = [
-    dict(type='LoadRenderedImage', to_rgb=True),
+    dict(type='LoadRenderedImage', to_rgb=to_rgb),
     dict(type='mmpretrain.ResizeEdge', scale=image_size, edge='short', interpolation='bicubic',
          backend='pillow'),
     dict(type='CenterCrop', crop_size=image_size),
 ]
 
-train_dataloader = dict(dataset=dict(pipeline=train_pipeline))
+# the class names (prompts) come from the first of these files that exists
+names_file = ('shapenet55.json', 'ShapeNet-55/taxonomy.json')
+train_dataloader = dict(dataset=dict(pipeline=train_pipeline, names_file=names_file))

@@ -5,4 +5,4 @@ _base_ = ['./threedetr_point-mae-enc_8xb8-1080e_scannet-3d.py']
 model = dict(
     backbone=dict(
         with_cls_token=True,
-        init_cfg=dict(checkpoint='work_dirs/act_pretrain/epoch_300.pth')))
+        init_cfg=dict(checkpoint='work_dirs/act_pretrain/epoch_301.pth')))

@@ -9,4 +9,4 @@ model = dict(
         embed_dims=384, depth=12, num_heads=6, num_groups=2048, group_size=32,
         drop_path_rate=0.1, with_cls_token=False,
         init_cfg=dict(type='Pretrained', prefix='backbone.',
-                      checkpoint='work_dirs/point_mae_pretrain/epoch_300.pth')))
+                      checkpoint='work_dirs/point_mae_pretrain/epoch_301.pth')))

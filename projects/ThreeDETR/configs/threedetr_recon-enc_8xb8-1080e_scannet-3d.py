@@ -6,4 +6,4 @@ model = dict(
     backbone=dict(
         type='ReConPointTransformer',
         num_queries=3,
-        init_cfg=dict(checkpoint='work_dirs/recon_pretrain/epoch_300.pth')))
+        init_cfg=dict(checkpoint='work_dirs/recon_pretrain/epoch_301.pth')))

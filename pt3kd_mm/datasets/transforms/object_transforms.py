@@ -88,8 +88,16 @@ class RandomScaleTranslate(BaseTransform):
 class RandomRotateUpAxis(BaseTransform):
     """Rotate xyz about the up axis by an angle uniform in ``angle_range`` (radians).
 
+    With ``up_axis=1`` the points become ``points @ R``, ``R = [[c, 0, s], [0, 1, 0],
+    [-s, 0, c]]`` (c, s = cos, sin of the angle): the reference ReCon's ``PointcloudRotate``
+    with ``angle_range=(0, 2 pi)``. mmdet3d's ``GlobalRotScaleTrans`` cannot stand in: it works
+    on ``BasePoints`` (not the (N, C) arrays here) and rotates depth / LiDAR points about z.
+
     Args:
         up_axis: 0, 1 or 2; ShapeNet objects are y-up (1).
+        angle_range: [low, high) of the uniform angle.
+
+    Added key: ``rotation_angle`` (the angle drawn).
     """
 
     def __init__(self, up_axis: int = 1,

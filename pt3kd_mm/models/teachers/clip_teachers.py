@@ -17,7 +17,7 @@ from torch import Tensor, nn
 from mmdet3d.registry import MODELS
 
 from .base_teacher import ENCODER_PRECISION, FrozenTeacher
-from .image_input import NormalisesImages
+from .image_input import NormalisesImages, check_channel_order
 
 _HOW_TO_GET_CLIP = (
     'On a machine with network access save the open_clip model once and copy the file here: '
@@ -226,19 +226,47 @@ class _OpenCLIPTeacher(FrozenTeacher):
 class CLIPImageTeacher(NormalisesImages, _OpenCLIPTeacher):
     """CLIP's image tower (open_clip), frozen: images -> the projected image embedding.
 
-    ``forward(images)``: (B, 3, H, W) RGB images in 0-255 of size ``image_size`` (the teacher
-    normalises them with ``mean`` / ``std``) -> (B, D) = ``encode_image(normalised,
-    normalize=False)`` (the CLS token after ``ln_post`` times ``proj``; D = ``embed_dims``, 512
-    for ViT-B-32).
+    ``forward(images)``: (B, 3, H, W) images in 0-255 and ``channel_order`` of size
+    ``image_size`` (the teacher turns them into RGB and normalises them with ``mean`` / ``std``)
+    -> (B, D) = ``encode_image(normalised, normalize=False)`` (the CLS token after ``ln_post``
+    times ``proj``; D = ``embed_dims``, 512 for ViT-B-32).
+
+    Args:
+        channel_order: the channel order of the input images, as the pipeline loads them
+            (``LoadRenderedImage(to_rgb=...)``): 'rgb' or 'bgr'.
+        network_channel_order: 'rgb' (default: BGR input is flipped to the RGB CLIP's weights
+            were trained on) or None (the images reach the tower in ``channel_order`` as given:
+            the ReCon reference feeds its CLIP teacher cv2's BGR views).
+        mean, std: normalisation in 0-1 units, per channel in the order the tower sees; None:
+            CLIP's own (OPENAI_DATASET_MEAN / STD unless the pretrained tag says otherwise);
+            the ReCon reference uses ImageNet's for every image teacher.
+        Others: see :class:`_OpenCLIPTeacher`. Only the image tower is kept.
 
     Attributes:
         embed_dims: D.
         image_size: (H, W) the tower was trained at.
-        mean, std: per-channel normalisation of RGB images in 0-1 units (CLIP's
-            OPENAI_DATASET_MEAN / STD unless the pretrained tag says otherwise).
-
-    See :class:`_OpenCLIPTeacher` for the arguments. Only the image tower is kept.
+        mean, std: the normalisation applied (see Args).
     """
+
+    def __init__(self,
+                 *args,
+                 channel_order: str = 'rgb',
+                 network_channel_order: Optional[str] = 'rgb',
+                 mean: Optional[Sequence[float]] = None,
+                 std: Optional[Sequence[float]] = None,
+                 **kwargs) -> None:
+        owner = type(self).__name__
+        self.channel_order = check_channel_order(channel_order, owner)
+        self.network_channel_order = None if network_channel_order is None else \
+            check_channel_order(network_channel_order, owner)
+        super().__init__(*args, **kwargs)
+        if mean is not None:
+            self.mean = tuple(float(m) for m in mean)
+        if std is not None:
+            self.std = tuple(float(s) for s in std)
+        if len(self.mean) != 3 or len(self.std) != 3:
+            raise ValueError(f'{owner}: mean and std need 3 values, got {self.mean} / '
+                             f'{self.std}')
 
     def take_tower(self, clip: nn.Module) -> nn.Module:
         import open_clip
@@ -260,7 +288,8 @@ class CLIPImageTeacher(NormalisesImages, _OpenCLIPTeacher):
         return visual if visual else {f'visual.{k}': v for k, v in state.items()}
 
     def forward_teacher(self, images: Tensor) -> Tensor:
-        """(B, 3, H, W) RGB images in 0-255 -> (B, D) image embeddings (not L2-normalised)."""
+        """(B, 3, H, W) images in 0-255 and ``channel_order`` -> (B, D) image embeddings (not
+        L2-normalised)."""
         return self.network(self.preprocess(images))
 
 

@@ -1,0 +1,86 @@
+"""Checks of a whole config that no single module can make (they see only their own part)."""
+import inspect
+from typing import Any, Iterator, List, Tuple
+
+#: the transform that loads rendered views
+IMAGE_LOADER = 'LoadRenderedImage'
+#: where a run reads images (the dataloaders, and the feature-cache tool's img_test_pipeline)
+#: and where image teachers are configured; other top-level variables are building blocks
+LOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'img_test_pipeline')
+TEACHER_KEYS = ('model', 'val_evaluator', 'test_evaluator')
+
+
+def _parts(cfg: Any, keys: Tuple[str, ...]) -> Iterator[Tuple[str, dict]]:
+    for key in keys:
+        if key in cfg and cfg[key] is not None:
+            yield from _walk(cfg[key], key)
+
+
+def _walk(node: Any, path: str) -> Iterator[Tuple[str, dict]]:
+    """(dotted path, dict) of every dict inside ``node`` (lists and tuples included)."""
+    if isinstance(node, dict):
+        yield path, node
+        for key, value in node.items():
+            yield from _walk(value, f'{path}.{key}' if path else str(key))
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from _walk(value, f'{path}[{i}]')
+
+
+def _default(cls: type, arg: str) -> Any:
+    return inspect.signature(cls.__init__).parameters[arg].default
+
+
+def _class(registry, type_name: Any):
+    if isinstance(type_name, type):
+        return type_name
+    if not isinstance(type_name, str):
+        return None
+    try:
+        return registry.get(type_name)
+    except Exception:  # a type of another scope that cannot be imported here: not ours
+        return None
+
+
+def image_teacher_orders(cfg: dict) -> List[Tuple[str, str]]:
+    """(config path, channel_order) of every image teacher (a ``NormalisesImages`` model)
+    configured in ``cfg``'s model or evaluators."""
+    from mmdet3d.registry import MODELS
+    from ..models.teachers.image_input import NormalisesImages
+    out = []
+    for path, node in _parts(cfg, TEACHER_KEYS):
+        cls = _class(MODELS, node.get('type'))
+        if cls is not None and issubclass(cls, NormalisesImages):
+            out.append((path, node.get('channel_order', _default(cls, 'channel_order'))))
+    return out
+
+
+def image_loader_orders(cfg: dict) -> List[Tuple[str, str]]:
+    """(config path, 'rgb' / 'bgr') of every ``LoadRenderedImage`` in ``cfg``'s dataloaders
+    and ``img_test_pipeline``."""
+    from ..datasets.transforms.image_text import LoadRenderedImage
+    default = _default(LoadRenderedImage, 'to_rgb')
+    return [(path, 'rgb' if node.get('to_rgb', default) else 'bgr')
+            for path, node in _parts(cfg, LOADER_KEYS)
+            if node.get('type') in (IMAGE_LOADER, LoadRenderedImage)]
+
+
+def check_image_channel_order(cfg: dict) -> None:
+    """Refuse a config whose image teachers are told another channel order than the one its
+    pipelines load the views in (``LoadRenderedImage(to_rgb=...)`` vs the teachers'
+    ``channel_order``): the teacher would normalise (and a CLIP teacher flip) the wrong
+    channels without any error.
+
+    Raises:
+        ValueError: naming every image loader and teacher with their orders and the fix.
+    """
+    teachers, loaders = image_teacher_orders(cfg), image_loader_orders(cfg)
+    orders = {order for _, order in teachers + loaders}
+    if not teachers or not loaders or len(orders) == 1:
+        return
+    listing = '; '.join([f'{p} loads {o.upper()} (to_rgb={o == "rgb"})' for p, o in loaders] +
+                        [f'{p} takes {o.upper()} (channel_order={o!r})' for p, o in teachers])
+    raise ValueError(
+        f'image channel orders disagree: {listing}. Set LoadRenderedImage(to_rgb=...) and '
+        f"every image teacher's channel_order to the same order (the reference ReCon loads "
+        f"BGR: to_rgb=False, channel_order='bgr').")
