@@ -1,7 +1,8 @@
 # ACT stage 1 on ShapeNet-55 as the reference runs it: batch 64, AdamW 5e-4 / wd 5e-4 (none on
 # 1-D parameters, biases, norms and the prompt tokens: the schedule base's no-decay groups), no
 # gradient clipping, no point augmentation; Gumbel temperature cosine 1 -> 0.0625 over 100k
-# iterations, KL weight 0 for 10k iterations then cosine 0 -> 0.1 over 100k.
+# iterations, KL weight 0 for 10k iterations then cosine 0 -> 0.1 over 100k; 301 epochs,
+# per-epoch cosine with 10 warm-up epochs (the schedule base).
 _base_ = [
     './_base_/models/act_autoencoder.py',
     './_base_/datasets/shapenet55_pretrain.py',

@@ -1,8 +1,8 @@
 # ReCon pre-training on ShapeNet-55 train + test (reference recipe, its runner sets whole=True):
 # rotation about the up axis, mask 0.6, Chamfer-L2, cls / img / text queries; image teacher
 # ViT-B/16 (Google's original ImageNet-21k weights) Tanh(pre-logits(CLS)), text teacher CLIP
-# ViT-B/32; SmoothL1 alignment, weights 1; 300 epochs, batch 128, AdamW lr 5e-4 / wd 0.05,
-# cosine with 10 warm-up epochs. Teacher files: model.img_teacher.checkpoint /
+# ViT-B/32; SmoothL1 alignment, weights 1; 301 epochs (0..300), batch 128, AdamW lr 5e-4 /
+# wd 0.05, per-epoch cosine with 10 warm-up epochs. Teacher files: model.img_teacher.checkpoint /
 # model.text_teacher.checkpoint. Paper variant (contrastive alignment):
 # configs/recon_nce_pretrain.py.
 _base_ = [
