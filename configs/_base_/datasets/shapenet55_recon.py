@@ -5,8 +5,10 @@
 # Views stay uint8 (0-255) in BGR, as the reference reads them (cv2.imread, no conversion):
 # each image teacher normalises its input itself and declares the channel order it is given
 # (channel_order='bgr'; tools/train.py refuses a teacher whose channel_order differs from
-# LoadRenderedImage's). CLIP teachers turn BGR into the RGB their weights expect; the ViT
-# teacher passes the views on in BGR with ImageNet's statistics, as the reference does.
+# LoadRenderedImage's). The ViT teacher gets the views in BGR with ImageNet's statistics, as
+# the reference does, and so does the CLIP image teacher of configs/recon_clip_pretrain.py
+# (network_channel_order=None); CLIPImageTeacher's own default turns BGR into the RGB its
+# weights were trained on.
 # RGB views: to_rgb=True here and channel_order='rgb' on the image teacher.
 _base_ = ['./shapenet55_pretrain.py']
 
