@@ -5,6 +5,7 @@
 _base_ = [
     './_base_/models/act.py',
     './_base_/datasets/shapenet55_pretrain.py',
+    './_base_/datasets/modelnet40_svm_probe.py',
     './_base_/schedules/adamw_cosine_300e.py',
     './_base_/default_runtime.py',
 ]
@@ -14,3 +15,6 @@ train_dataloader = dict(
 test_dataloader = None
 test_evaluator = None
 test_cfg = None
+# the linear-SVM probe on ModelNet40 (_base_/datasets/modelnet40_svm_probe.py) after every
+# epoch, as the references validate (val_freq 1)
+train_cfg = dict(val_interval=1)

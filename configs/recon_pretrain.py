@@ -8,6 +8,7 @@
 _base_ = [
     './_base_/models/recon.py',
     './_base_/datasets/shapenet55_recon.py',
+    './_base_/datasets/modelnet40_svm_probe.py',
     './_base_/schedules/adamw_cosine_300e.py',
     './_base_/default_runtime.py',
 ]
@@ -22,3 +23,9 @@ optim_wrapper = dict(optimizer=dict(lr=5e-4))
 test_dataloader = None
 test_evaluator = None
 test_cfg = None
+# the linear-SVM probe on ModelNet40 (_base_/datasets/modelnet40_svm_probe.py) after every
+# epoch, as the reference validates (validate='svm', val_freq 1): ReCon's PointTransformerSVM
+# feature, LinearSVC(C=0.075)
+train_cfg = dict(val_interval=1)
+val_cfg = dict(feature='recon')
+val_evaluator = dict(C=0.075)

@@ -4,9 +4,11 @@ random stand-in teacher weights, running the command-line tools. Not imported by
 from .demo_data import create_demo_data, create_modelnet40_demo
 from .demo_scannet import create_scannet_demo
 from .random_clip import DEMO_CLIP_CFG, TINY_CLIP_CFG, build_random_clip, write_random_clip
+from .shapenet_part_demo import create_shapenetpart_demo
 from .tools import REPO, load_tool, run_tool
 
 __all__ = [
     'create_demo_data', 'create_modelnet40_demo', 'create_scannet_demo', 'DEMO_CLIP_CFG',
-    'TINY_CLIP_CFG', 'build_random_clip', 'write_random_clip', 'REPO', 'load_tool', 'run_tool'
+    'TINY_CLIP_CFG', 'build_random_clip', 'write_random_clip', 'REPO', 'load_tool', 'run_tool',
+    'create_shapenetpart_demo'
 ]

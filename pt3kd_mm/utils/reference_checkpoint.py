@@ -178,3 +178,25 @@ def fix_patch_embed(state: Dict[str, Tensor], prefix: str) -> Dict[str, Tensor]:
         pooled, point = state[key].split(state[key].shape[1] // 2, dim=1)
         state[key] = torch.cat([point, pooled], dim=1).contiguous()
     return state
+
+
+def finetune_head_rules(state: Dict[str, Tensor], src: str = 'cls_head_finetune',
+                        dst: str = 'head.') -> List[Rule]:
+    """The reference's fine-tuned classification head (``cls_head_finetune``) -> the mmpretrain
+    head of ``PointClassifier``:
+
+    - the MLP head ``Sequential(Linear, BN, ReLU, Dropout, Linear, BN, ReLU, Dropout, Linear)``
+      (indices 0, 1, 4, 5, 8) -> ``StackedLinearClsHead(mid_channels=[256, 256])``'s
+      ``layers.{0,1}.fc`` / ``layers.{0,1}.norm`` / ``layers.2.fc``;
+    - the linear head ``Sequential(Linear)`` (ReCon / ACT ``linear``) -> ``LinearClsHead.fc``.
+
+    Which one ``state`` holds is read from its keys; an unknown index stays unmatched (and is
+    reported as unknown).
+    """
+    indices = sorted({int(m.group(1)) for k in state
+                      for m in [re.match(rf'^{src}\.(\d+)\.', k)] if m})
+    if indices == [0]:
+        return [(rf'^{src}\.0\.', f'{dst}fc.')]
+    mapping = {0: 'layers.0.fc', 1: 'layers.0.norm', 4: 'layers.1.fc', 5: 'layers.1.norm',
+               8: 'layers.2.fc'}
+    return [(rf'^{src}\.{i}\.', f'{dst}{name}.') for i, name in mapping.items()]

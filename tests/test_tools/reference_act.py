@@ -327,6 +327,11 @@ class PointTransformer(nn.Module):
         pos = torch.cat((self.cls_pos.expand(b, -1, -1), self.pos_embed(center)), dim=1)
         return self.norm(self.blocks(x, pos))
 
+    def forward(self, neighborhood: Tensor, center: Tensor) -> Tensor:
+        """The classification logits: concat(CLS, max over the patch tokens) -> head."""
+        x = self.forward_tokens(neighborhood, center)
+        return self.cls_head_finetune(torch.cat([x[:, 0], x[:, 1:].max(1)[0]], dim=-1))
+
 
 @torch.no_grad()
 def randomise_(module: nn.Module, seed: int = 0) -> nn.Module:

@@ -206,10 +206,12 @@ class MaskedPretrain(nn.Module):
 
 class FinetuneEncoder(nn.Module):
     """The fine-tune ``PointTransformer`` of Point-MAE (``recon=False``: CLS) or ReCon
-    (``recon=True``: cls / img / text queries); returns the normed tokens before the head."""
+    (``recon=True``: cls / img / text queries); ``forward`` returns the normed tokens before
+    the head, ``logits`` the classification logits (``linear``: ReCon's ``type: linear`` head,
+    one Linear)."""
 
     def __init__(self, dim: int = 32, depth: int = 2, heads: int = 2, recon: bool = False,
-                 num_classes: int = 5) -> None:
+                 num_classes: int = 5, linear: bool = False) -> None:
         super().__init__()
         self.recon = recon
         names = ('cls_token', 'cls_pos') + (
@@ -221,10 +223,21 @@ class FinetuneEncoder(nn.Module):
         self.blocks = TransformerEncoder(dim, depth, heads, with_contrast=recon)
         self.norm = nn.LayerNorm(dim)
         width = dim * (4 if recon else 2)
-        self.cls_head_finetune = nn.Sequential(
-            nn.Linear(width, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True), nn.Dropout(0.5),
-            nn.Linear(256, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True), nn.Dropout(0.5),
-            nn.Linear(256, num_classes))
+        if linear:
+            self.cls_head_finetune = nn.Sequential(nn.Linear(width, num_classes))
+        else:
+            self.cls_head_finetune = nn.Sequential(
+                nn.Linear(width, 256), nn.BatchNorm1d(256), nn.ReLU(inplace=True),
+                nn.Dropout(0.5), nn.Linear(256, 256), nn.BatchNorm1d(256),
+                nn.ReLU(inplace=True), nn.Dropout(0.5), nn.Linear(256, num_classes))
+
+    def logits(self, neighborhood: Tensor, center: Tensor) -> Tensor:
+        """The reference's ``forward``: concat(CLS (ReCon: cls, img, text), max over the patch
+        tokens) -> ``cls_head_finetune``."""
+        x = self(neighborhood, center)
+        prefix = 3 if self.recon else 1
+        concat = torch.cat([x[:, i] for i in range(prefix)] + [x[:, prefix:].max(1)[0]], -1)
+        return self.cls_head_finetune(concat)
 
     def forward(self, neighborhood: Tensor, center: Tensor) -> Tensor:
         x = self.encoder(neighborhood)

@@ -53,7 +53,10 @@ def test_train_with_amp_on_cpu(demo_root, tmp_path):
     env = dict(PYTHONPATH=os.pathsep.join([str(tmp_path), os.environ.get('PYTHONPATH', '')]))
     out = run_tool(['tools/train.py', str(cfg), '--amp', '--work-dir', work, '--cfg-options',
                     f'train_dataloader.dataset.data_root={demo_root}',
-                    f'test_dataloader.dataset.data_root={demo_root}'], extra_env=env)
+                    f'test_dataloader.dataset.data_root={demo_root}',
+                    f'val_dataloader.dataset.data_root={demo_root}',
+                    f'val_cfg.svm_train_dataloader.dataset.data_root={demo_root}'],
+                   extra_env=env)
     # the step's forward ran under bf16 autocast
     dtypes = [line.rsplit(' ', 1)[-1] for line in out.splitlines()
               if 'probe: qkv output dtype' in line]

@@ -157,27 +157,31 @@ def test_stage2_parity(tmp_path, groups, fixed_gumbel):
 
 @pytest.mark.parametrize('root,module', [('base_model', False), ('base_model', True),
                                          ('model', True)])
-def test_finetuned_encoder_parity(tmp_path, groups, root, module):
+def test_finetuned_classifier_parity(tmp_path, groups, root, module):
+    """A fine-tuned ACT checkpoint (encoder and MLP head) gives the reference's logits."""
     reference = ref.randomise_(ref.PointTransformer(C, depth=2, num_heads=4, cls_dim=15),
                                seed=3).eval()
     src = save_reference(reference.state_dict(), tmp_path / 'finetuned.pth', root, module)
     lines = []
     convert.convert_act(src, str(tmp_path / 'encoder.pth'), 'finetune', printer=lines.append)
-    printed = lines[:-1]
-    head = sorted(k for k in reference.state_dict() if k.startswith('cls_head_finetune.'))
-    assert printed[0].startswith(f'{len(head)} keys have no counterpart')
-    assert printed[1:] == [f'  {k}' for k in head]  # every one by name (BN buffers too)
+    assert not [line for line in lines if 'no counterpart' in line or 'not part' in line]
 
-    cfg = Config.fromfile(osp.join(REPO, 'configs/act_pretrain.py')).model.backbone
-    cfg.update(embed_dims=C, depth=2, num_heads=4, num_groups=G, group_size=K)
-    assert cfg.with_cls_token
-    model = load_strict(MODELS.build(cfg), tmp_path / 'encoder.pth', 'backbone.')
+    cfg = Config.fromfile(osp.join(REPO, 'configs/classification/'
+                                   'act_finetune_scanobjectnn-hardest.py')).model
+    cfg.backbone.update(embed_dims=C, depth=2, num_heads=4, num_groups=G, group_size=K,
+                        init_cfg=None)
+    assert cfg.backbone.with_cls_token and cfg.head.num_classes == 15
+    model = load_strict(MODELS.build(cfg), tmp_path / 'encoder.pth').eval()
     neighborhood, centers = groups
+    model.backbone.group = lambda points: (neighborhood, centers, None, None)
     with torch.no_grad():
         expected = reference.forward_tokens(neighborhood, centers)
-        mine, _ = model.encode(model.patch_embed(neighborhood), centers)
+        mine, _ = model.backbone.encode(model.backbone.patch_embed(neighborhood), centers)
+        logits = model(dict(points=torch.zeros(B, 64, 3)), mode='tensor')
+        ref_logits = reference(neighborhood, centers)
     torch.testing.assert_close(mine, expected, **TOL)
-    torch.testing.assert_close(mine[:, 0], expected[:, 0], **TOL)  # CLS
+    assert ref_logits.abs().max() > 0.1
+    torch.testing.assert_close(logits, ref_logits, **TOL)
 
 
 def test_wrong_layout_refused_and_unknown_keys_printed(tmp_path):

@@ -43,8 +43,8 @@ def fix_grouping(backbone, neighborhood, centers):
 
 def load_strict(model, path, prefix=''):
     state = torch.load(path, weights_only=True)['state_dict']
-    if prefix:
-        state = {k[len(prefix):]: v for k, v in state.items()}
+    if prefix:  # one part of the model (e.g. the encoder of a fine-tuned classifier)
+        state = {k[len(prefix):]: v for k, v in state.items() if k.startswith(prefix)}
     model.load_state_dict(state, strict=True)
     return model.eval()
 
@@ -70,26 +70,35 @@ def test_point_mae_pretrain_parity(tmp_path, capsys, module_prefix):
     assert 'have no counterpart' not in capsys.readouterr().out
 
 
+def classifier(name, num_classes=5, **overrides):
+    """The PointClassifier of configs/classification/<name> at test sizes."""
+    cfg = Config.fromfile(osp.join(REPO, 'configs', 'classification', name))
+    cfg.model.backbone.update(embed_dims=DIM, depth=DEPTH, num_heads=HEADS, num_groups=GROUPS,
+                              group_size=K, init_cfg=None)
+    cfg.model.head.num_classes = num_classes
+    cfg.model.update(overrides)
+    return MODELS.build(cfg.model)
+
+
 def test_point_mae_finetune_parity(tmp_path, capsys):
+    """A fine-tuned Point-MAE checkpoint (encoder and head) gives the reference's logits."""
     ref = randomise(FinetuneEncoder(DIM, DEPTH, HEADS))
     src, dst = str(tmp_path / 'ref.pth'), str(tmp_path / 'ours.pth')
     save_reference(ref, src, root='model')
     POINT_MAE.main(['--layout', 'finetune', src, dst])
-    printed = capsys.readouterr().out
-    for key in ('cls_head_finetune.0.weight', 'cls_head_finetune.1.running_mean',
-                'cls_head_finetune.8.bias'):
-        assert f'  {key}\n' in printed
-    backbone = MODELS.build(dict(type='PointPatchTransformer', embed_dims=DIM, depth=DEPTH,
-                                 num_heads=HEADS, num_groups=GROUPS, group_size=K,
-                                 with_cls_token=True))
-    load_strict(backbone, dst, 'backbone.')
+    assert 'no counterpart' not in capsys.readouterr().out  # the head converts too
+    model = load_strict(classifier('point_mae_finetune_modelnet40-1k.py'), dst)
     neighborhood, centers, _ = fixed_groups(2, GROUPS, K)
-    fix_grouping(backbone, neighborhood, centers)
+    fix_grouping(model.backbone, neighborhood, centers)
     with torch.no_grad():
         expected = ref(neighborhood, centers)
-        out = backbone(torch.zeros(2, 64, 3))
+        out = model.backbone(torch.zeros(2, 64, 3))
+        logits = model(dict(points=torch.zeros(2, 64, 3)), mode='tensor')
+        ref_logits = ref.logits(neighborhood, centers)
     torch.testing.assert_close(out['cls_token'], expected[:, 0], **TOL)
     torch.testing.assert_close(out['tokens'], expected[:, 1:], **TOL)
+    assert ref_logits.abs().max() > 0.1  # random weights give non-trivial logits
+    torch.testing.assert_close(logits, ref_logits, **TOL)
 
 
 def test_recon_pretrain_parity(tmp_path, capsys):
@@ -119,23 +128,28 @@ def test_recon_pretrain_parity(tmp_path, capsys):
     torch.testing.assert_close(text, expected['text'], **TOL)
 
 
-def test_recon_finetune_parity(tmp_path, capsys):
-    ref = randomise(FinetuneEncoder(DIM, DEPTH, HEADS, recon=True))
+@pytest.mark.parametrize('config,linear', [('recon_finetune_scanobjectnn-hardest.py', False),
+                                           ('recon_linear_scanobjectnn-hardest.py', True)])
+def test_recon_finetune_parity(tmp_path, capsys, config, linear):
+    """A fine-tuned ReCon checkpoint (MLP or linear head) gives the reference's logits."""
+    ref = randomise(FinetuneEncoder(DIM, DEPTH, HEADS, recon=True, linear=linear))
     src, dst = str(tmp_path / 'ref.pth'), str(tmp_path / 'ours.pth')
     save_reference(ref, src)
     RECON.main(['--layout', 'finetune', src, dst])
-    assert '  cls_head_finetune.4.weight\n' in capsys.readouterr().out
-    backbone = MODELS.build(dict(type='ReConPointTransformer', embed_dims=DIM, depth=DEPTH,
-                                 num_heads=HEADS, num_groups=GROUPS, group_size=K,
-                                 detach_local=False))
-    load_strict(backbone, dst, 'backbone.')
+    assert 'no counterpart' not in capsys.readouterr().out
+    model = load_strict(classifier(config), dst)
+    assert model.backbone.detach_local is False
     neighborhood, centers, _ = fixed_groups(2, GROUPS, K)
-    fix_grouping(backbone, neighborhood, centers)
+    fix_grouping(model.backbone, neighborhood, centers)
     with torch.no_grad():
         expected = ref(neighborhood, centers)
-        out = backbone(torch.zeros(2, 64, 3))
+        out = model.backbone(torch.zeros(2, 64, 3))
+        logits = model(dict(points=torch.zeros(2, 64, 3)), mode='tensor')
+        ref_logits = ref.logits(neighborhood, centers)
     torch.testing.assert_close(out['query_tokens'], expected[:, :3], **TOL)
     torch.testing.assert_close(out['tokens'], expected[:, 3:], **TOL)
+    assert ref_logits.abs().max() > 0.1
+    torch.testing.assert_close(logits, ref_logits, **TOL)
 
 
 def test_prenorm_block_is_not_the_reference(tmp_path):

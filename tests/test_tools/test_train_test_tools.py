@@ -14,7 +14,9 @@ TINY = osp.join(REPO, 'tests/configs/tiny_point_mae.py')
 
 def data_options(root):
     return ['--cfg-options', f'train_dataloader.dataset.data_root={root}',
-            f'test_dataloader.dataset.data_root={root}']
+            f'test_dataloader.dataset.data_root={root}',
+            f'val_dataloader.dataset.data_root={root}',  # the SVM probe's test split
+            f'val_cfg.svm_train_dataloader.dataset.data_root={root}']  # and its train split
 
 
 @pytest.mark.e2e
@@ -52,6 +54,8 @@ def test_two_process_training(demo_root, tmp_path):
     assert 'Epoch(train) [1][4/4]' in out
     logs = glob.glob(osp.join(work, '*', '*.log'))
     assert logs and all('Distributed training: True' in open(f).read() for f in logs)
+    # the SVM probe ran on both ranks (each encodes its shards; rank 0 fits, then broadcasts)
+    assert 'svm/accuracy' in out
 
 
 def test_user_config_inherits_and_overrides(tmp_path):

@@ -8,8 +8,9 @@
     # --stage1-out also its frozen stage-1 teacher (and --vit-out its 2D blocks)
     python tools/model_converters/act_to_pt3kd.py act_pretrain.pth act_pretrain_pt3kd.pth \
         --layout pretrain
-    # fine-tuned (PointTransformer): PointPatchTransformer(with_cls_token=True) weights, as
-    # backbone.* (init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.'))
+    # fine-tuned (PointTransformer): configs/classification/act_*'s PointClassifier (backbone.*
+    # and the classification head as head.*; load_from, or the encoder alone with
+    # init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.'))
     python tools/model_converters/act_to_pt3kd.py act_finetuned.pth act_encoder.pth \
         --layout finetune
 
@@ -26,9 +27,10 @@ import torch
 from torch import Tensor
 
 from pt3kd_mm.utils.reference_checkpoint import (Rule, block_rules, convert_keys,
-                                                 fix_conv_weights, fix_patch_embed,
-                                                 load_reference_state, patch_encoder_rules,
-                                                 report_keys, require_layout, save_converted)
+                                                 finetune_head_rules, fix_conv_weights,
+                                                 fix_patch_embed, load_reference_state,
+                                                 patch_encoder_rules, report_keys,
+                                                 require_layout, save_converted)
 
 LAYOUTS = ('stage1', 'pretrain', 'finetune')
 
@@ -82,7 +84,6 @@ FINETUNE_RULES: List[Rule] = [
     (r'^cls_pos$', 'backbone.cls_pos'),
     *block_rules(r'blocks\.blocks\.(\d+)\.', r'backbone.transformer.blocks.\1.'),
     (r'^norm\.', 'backbone.norm.'),
-    (r'^cls_head_finetune\.', None),  # the classifier: no counterpart yet
     (r'^(side|side_projection)\.', None),  # side-tuning
     (r'^side_alpha$', None),
 ]
@@ -162,7 +163,8 @@ def convert_act(src: str, dst: str, layout: str, vit_out: Optional[str] = None,
     else:
         prefix = 'ACT_encoder.' if layout == 'pretrain' else ''
         _check_reduce_dim(state, prefix, src)
-        rules = PRETRAIN_RULES if layout == 'pretrain' else FINETUNE_RULES
+        rules = (PRETRAIN_RULES if layout == 'pretrain' else
+                 FINETUNE_RULES + finetune_head_rules(state))
         out, dropped, unknown = convert_keys(state, rules)
         out = fix_patch_embed(fix_conv_weights(out), 'backbone.')
         if layout == 'pretrain' and stage1_out:

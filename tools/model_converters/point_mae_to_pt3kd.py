@@ -3,32 +3,33 @@ pt3kd_mm keys.
 
     # pre-trained (models/Point_MAE.py ``Point_MAE``) -> configs/point_mae_pretrain.py's model
     python tools/model_converters/point_mae_to_pt3kd.py pretrain.pth point_mae.pth
-    # fine-tuned (``PointTransformer``) -> a PointPatchTransformer(with_cls_token=True) backbone
+    # fine-tuned (``PointTransformer``) -> configs/classification/point_mae_*'s PointClassifier
     python tools/model_converters/point_mae_to_pt3kd.py --layout finetune \
         modelnet_1k.pth point_mae_modelnet.pth
 
-The output is ``{'state_dict', 'meta'}`` with ``backbone.`` (and, pre-trained, ``neck.`` /
-``head.``) keys: ``load_from=`` for a whole model, or ``init_cfg=dict(type='Pretrained',
-checkpoint=..., prefix='backbone.')`` for the encoder. Keys with no counterpart here (the
-fine-tuned classification head until the classification model lands) are printed by name.
+The output is ``{'state_dict', 'meta'}`` with ``backbone.`` and ``neck.`` / ``head.`` (pre-
+trained) or ``head.`` (fine-tuned: the classification head) keys: ``load_from=`` for a whole
+model, or ``init_cfg=dict(type='Pretrained', checkpoint=..., prefix='backbone.')`` for the
+encoder. Keys with no counterpart here are printed by name.
 """
 import argparse
 import os.path as osp
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 from torch import Tensor
 
 from pt3kd_mm.utils.reference_checkpoint import (Rule, block_rules, convert_keys,
-                                                 fix_conv_weights, fix_patch_embed,
-                                                 load_reference_state, patch_encoder_rules,
-                                                 report_keys, require_layout, save_converted)
+                                                 finetune_head_rules, fix_conv_weights,
+                                                 fix_patch_embed, load_reference_state,
+                                                 patch_encoder_rules, report_keys,
+                                                 require_layout, save_converted)
 
 LAYOUTS = ('pretrain', 'finetune')
 
 
-def rules(layout: str) -> List[Rule]:
-    """The renaming rules of one layout."""
+def rules(layout: str, state: Optional[Dict[str, Tensor]] = None) -> List[Rule]:
+    """The renaming rules of one layout (``state``: the fine-tuned head's kind)."""
     if layout == 'pretrain':
         return [
             *patch_encoder_rules(r'MAE_encoder\.', 'backbone.'),
@@ -48,7 +49,7 @@ def rules(layout: str) -> List[Rule]:
             *patch_encoder_rules('', 'backbone.'),
             *block_rules(r'blocks\.blocks\.(\d+)\.', r'backbone.transformer.blocks.\1.'),
             (r'^norm\.', 'backbone.norm.'),
-            (r'^cls_head_finetune\.', None),
+            *finetune_head_rules(state or {}),
         ]
     raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
 
@@ -72,7 +73,7 @@ def convert(src: str, layout: str = 'pretrain') -> Tuple[Dict[str, Tensor], List
         raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
     state = load_reference_state(src)
     require_layout(state, REQUIRED[layout], f'Point-MAE {layout}', src, FORBIDDEN[layout])
-    out, dropped, unknown = convert_keys(state, rules(layout))
+    out, dropped, unknown = convert_keys(state, rules(layout, state))
     fix_patch_embed(fix_conv_weights(out), 'backbone.')
     return out, dropped, unknown
 
@@ -83,7 +84,8 @@ def main(argv=None) -> int:
     parser.add_argument('dst', help='output file')
     parser.add_argument('--layout', choices=LAYOUTS, default='pretrain',
                         help='pretrain: Point_MAE (ShapeNet-55 pre-training); finetune: '
-                        'PointTransformer (ModelNet40 / ScanObjectNN fine-tuning)')
+                        'PointTransformer (ModelNet40 / ScanObjectNN fine-tuning, with its '
+                        'classification head)')
     args = parser.parse_args(argv)
     out, dropped, unknown = convert(args.src, args.layout)
     report_keys(dropped, unknown)

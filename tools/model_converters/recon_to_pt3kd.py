@@ -2,29 +2,30 @@
 
     # pre-trained (models/ReCon.py ``ReCon``) -> configs/recon_pretrain.py's model
     python tools/model_converters/recon_to_pt3kd.py pretrain.pth recon.pth
-    # fine-tuned (models/transformer.py ``PointTransformer``) -> a ReConPointTransformer backbone
+    # fine-tuned (models/transformer.py ``PointTransformer``) -> configs/classification/recon_*'s
+    # PointClassifier (backbone + head)
     python tools/model_converters/recon_to_pt3kd.py --layout finetune scan_hardest.pth out.pth
 
 The reference keeps the cls / img / text tokens (and positions) as three parameters and fuses
 the queries' key / value projection; here they are ``query_tokens`` / ``query_pos`` (1, 3, C)
 and separate ``k`` / ``v`` weights. The frozen teachers the reference saves inside its
 pre-trained checkpoints (``img_encoder.*``, ``text_encoder.*``) have no counterpart (teachers
-are read from their own files and never stored with the student) and are printed by name, as
-is the fine-tuned classification head until the classification model lands.
+are read from their own files and never stored with the student) and are printed by name. The
+fine-tuned head (MLP or ``type: linear``) becomes ``head.``.
 """
 import argparse
 import os.path as osp
 import sys
-from typing import Dict, List, Tuple
+from typing import Dict, List, Optional, Tuple
 
 import torch
 from torch import Tensor
 
 from pt3kd_mm.utils.reference_checkpoint import (Rule, block_rules, convert_keys,
-                                                 fix_conv_weights, fix_patch_embed,
-                                                 load_reference_state, patch_encoder_rules,
-                                                 report_keys, require_layout, save_converted,
-                                                 split_kv)
+                                                 finetune_head_rules, fix_conv_weights,
+                                                 fix_patch_embed, load_reference_state,
+                                                 patch_encoder_rules, report_keys,
+                                                 require_layout, save_converted, split_kv)
 
 LAYOUTS = ('pretrain', 'finetune')
 QUERIES = ('cls', 'img', 'text')
@@ -52,8 +53,9 @@ def encoder_rules(src: str, blocks: str) -> List[Rule]:
     ]
 
 
-def rules(layout: str) -> List[Rule]:
-    """The renaming rules of one layout (after ``merge_queries`` / ``split_kv_weights``)."""
+def rules(layout: str, state: Optional[Dict[str, Tensor]] = None) -> List[Rule]:
+    """The renaming rules of one layout (after ``merge_queries`` / ``split_kv_weights``;
+    ``state``: the fine-tuned head's kind)."""
     if layout == 'pretrain':
         return [
             *encoder_rules(r'MAE_encoder\.', r'MAE_encoder\.blocks\.blocks\.'),
@@ -71,7 +73,8 @@ def rules(layout: str) -> List[Rule]:
     if layout == 'finetune':
         return [
             *encoder_rules('', r'blocks\.blocks\.'),
-            (r'^(cls_head_finetune|img_proj|text_proj)\.', None),
+            *finetune_head_rules(state or {}),
+            (r'^(img_proj|text_proj)\.', None),  # PointTransformerZeroShot's projections
         ]
     raise ValueError(f'layout must be one of {LAYOUTS}, got {layout!r}')
 
@@ -113,7 +116,7 @@ def convert(src: str, layout: str = 'pretrain') -> Tuple[Dict[str, Tensor], List
     require_layout(state, REQUIRED[layout], f'ReCon {layout}', src)
     merge_queries(state, 'MAE_encoder.' if layout == 'pretrain' else '')
     split_kv_weights(state)
-    out, dropped, unknown = convert_keys(state, rules(layout))
+    out, dropped, unknown = convert_keys(state, rules(layout, state))
     fix_patch_embed(fix_conv_weights(out), 'backbone.')
     return out, dropped, unknown
 

@@ -1,11 +1,14 @@
+from .formatting import PackPointClsInputs
 from .image_text import RECON_TEMPLATES, LoadRenderedImage, RandomTextPrompt, recon_prompts
 from .loading import LoadPointCloudNpy
-from .object_transforms import (NormalizeToUnitSphere, PointSubsample, RandomRotateUpAxis,
-                                RandomScaleTranslate)
+from .object_transforms import (FPSRandomSubsample, NormalizeToUnitSphere, PointSubsample,
+                                RandomRotateUpAxis, RandomScaleTranslate)
+from .part_seg import LoadShapeNetPartPoints
 from .teacher_features import LoadTeacherFeatures
 
 __all__ = [
     'LoadPointCloudNpy', 'NormalizeToUnitSphere', 'PointSubsample', 'RandomRotateUpAxis',
     'RandomScaleTranslate', 'LoadRenderedImage', 'RandomTextPrompt', 'RECON_TEMPLATES',
-    'recon_prompts', 'LoadTeacherFeatures'
+    'recon_prompts', 'LoadTeacherFeatures', 'FPSRandomSubsample', 'PackPointClsInputs',
+    'LoadShapeNetPartPoints'
 ]

@@ -79,6 +79,13 @@ class ReConPointTransformer(PointPatchTransformer):
     def encode(self, tokens: Tensor, centers: Tensor) -> Tuple[Tensor, Tuple[Tensor, ...]]:
         """tokens (B, L, C), centers (B, L, 3) -> (normed [queries; tokens] (B, Q + L, C),
         normed patch tokens of the blocks in ``out_indices``)."""
+        x, outs = self.encode_unnormed(tokens, centers)
+        return self.norm(x), tuple(self.norm(o) for o in outs)
+
+    def encode_unnormed(self, tokens: Tensor,
+                        centers: Tensor) -> Tuple[Tensor, Tuple[Tensor, ...]]:
+        """As ``encode`` without the final LayerNorm: [queries; tokens] (B, Q + L, C) and the
+        patch tokens of the blocks in ``out_indices``, as the last blocks output them."""
         batch = tokens.shape[0]
         pos = self.pos_embed(centers)
         queries = self.query_tokens.expand(batch, -1, -1)
@@ -93,12 +100,24 @@ class ReConPointTransformer(PointPatchTransformer):
             x = block(x)
             if i in self.out_indices:
                 outs.append(x)
-        x = self.norm(torch.cat([queries, x], dim=1))
-        return x, tuple(self.norm(o) for o in outs)
+        return torch.cat([queries, x], dim=1), tuple(outs)
 
     def forward(self, points: Tensor) -> Dict[str, Union[Tensor, Tuple[Tensor, ...]]]:
         """As ``PointPatchTransformer.forward``, plus ``query_tokens`` (B, Q, C): the normed
-        global queries (query 0 is also ``cls_token``)."""
-        out = super().forward(points)
-        out['query_tokens'] = out['prefix_tokens']
-        return out
+        global queries (query 0 is also ``cls_token``), and ``query_tokens_unnormed`` (B, Q, C):
+        the queries as the last block outputs them, before the final LayerNorm (ReCon's part
+        segmentation reads these)."""
+        neighborhood, centers, group_idx, center_idx = self.group(points)
+        x, outs = self.encode_unnormed(self.patch_embed(neighborhood), centers)
+        normed = self.norm(x)
+        q = self.num_queries
+        return dict(
+            tokens=normed[:, q:],
+            multi_level_tokens=tuple(self.norm(o) for o in outs),
+            centers=centers,
+            center_indices=center_idx,
+            group_indices=group_idx,
+            cls_token=normed[:, 0],
+            prefix_tokens=normed[:, :q],
+            query_tokens=normed[:, :q],
+            query_tokens_unnormed=x[:, :q])

@@ -1,0 +1,7 @@
+# ACT fine-tuned on ScanObjectNN OBJ_ONLY (cfgs/finetune_classification/full/
+# finetune_scan_objonly.yaml): as the hardest variant.
+_base_ = ['./act_finetune_scanobjectnn-hardest.py']
+variant = 'OBJ_ONLY'
+train_dataloader = dict(dataset=dict(variant=variant))
+val_dataloader = dict(dataset=dict(variant=variant))
+test_dataloader = val_dataloader

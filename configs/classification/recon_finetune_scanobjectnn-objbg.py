@@ -1,0 +1,7 @@
+# ReCon fine-tuned on ScanObjectNN OBJ_BG (cfgs/full/finetune_scan_objbg.yaml): as the hardest
+# variant.
+_base_ = ['./recon_finetune_scanobjectnn-hardest.py']
+variant = 'OBJ_BG'
+train_dataloader = dict(dataset=dict(variant=variant))
+val_dataloader = dict(dataset=dict(variant=variant))
+test_dataloader = val_dataloader

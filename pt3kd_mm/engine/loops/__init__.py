@@ -1,0 +1,3 @@
+from .svm_probe_loop import SVMProbeValLoop
+
+__all__ = ['SVMProbeValLoop']

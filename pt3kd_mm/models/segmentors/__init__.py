@@ -1,0 +1,3 @@
+from .point_part_segmentor import PointPartSegmentor
+
+__all__ = ['PointPartSegmentor']
