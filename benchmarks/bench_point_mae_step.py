@@ -12,7 +12,9 @@ mask ratio 0.6, Chamfer-L2 on masked groups, the same grouping (numba) and loss.
     point; attention as explicit softmax(q k^T) v (benchmarks/reference_models.py);
   * pt3kd_mm fp32: the default config embeds all groups as the reference
     (``backbone.embed_all_groups=True``); "visible-only" times the faster option that embeds
-    only the visible groups (``embed_all_groups=False``); the pooled half of the 512 -> 512 layer runs once per group; attention via F.scaled_dot_product_attention (mmpretrain's layer);
+    only the visible groups (``embed_all_groups=False``); the pooled half of the 512 -> 512
+    layer runs once per group; attention via F.scaled_dot_product_attention (mmpretrain's
+    layer);
   * pt3kd_mm --amp: the same under bf16 autocast, exactly as ``tools/train.py --amp`` runs it
     (``DeviceAgnosticAmpOptimWrapper.optim_context`` around the forward; backward and AdamW
     outside, on fp32 weights).

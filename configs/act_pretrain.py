@@ -1,5 +1,6 @@
 # ACT stage 2 on ShapeNet-55 train + test: mask 0.8, 301 epochs (0..300, as the reference's
-# loop), batch 128, AdamW 1e-3 / wd 0.05, per-epoch cosine with 10 warm-up epochs. Point the teacher at your stage-1 run, e.g.
+# loop), batch 128, AdamW 1e-3 / wd 0.05, per-epoch cosine with 10 warm-up epochs. Point the
+# teacher at your stage-1 run, e.g.
 #   --cfg-options model.teacher.checkpoint=work_dirs/act_autoencoder/epoch_301.pth \
 #                 model.teacher.model.vit_blocks.checkpoint=data/pretrained/vit_base_patch16_384.pth
 _base_ = [

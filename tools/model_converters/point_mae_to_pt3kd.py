@@ -65,8 +65,8 @@ FORBIDDEN = dict(
     finetune=[r'^(img|text)_token$', r'.*attn_contrast'])
 
 
-def convert(src: str, layout: str = 'pretrain') -> Tuple[Dict[str, Tensor], List[str],
-                                                          List[str]]:
+def convert(src: str,
+            layout: str = 'pretrain') -> Tuple[Dict[str, Tensor], List[str], List[str]]:
     """Read ``src`` (a Point-MAE ``layout`` checkpoint) -> (pt3kd_mm state dict, keys with no
     counterpart, unknown keys)."""
     if layout not in LAYOUTS:

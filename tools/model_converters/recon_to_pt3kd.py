@@ -106,8 +106,8 @@ def split_kv_weights(state: Dict[str, Tensor]) -> None:
         state[key.replace('.kv.', '.v.')] = v.contiguous()
 
 
-def convert(src: str, layout: str = 'pretrain') -> Tuple[Dict[str, Tensor], List[str],
-                                                          List[str]]:
+def convert(src: str,
+            layout: str = 'pretrain') -> Tuple[Dict[str, Tensor], List[str], List[str]]:
     """Read ``src`` (a ReCon ``layout`` checkpoint) -> (pt3kd_mm state dict, keys with no
     counterpart, unknown keys)."""
     if layout not in LAYOUTS:

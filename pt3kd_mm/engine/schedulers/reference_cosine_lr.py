@@ -9,7 +9,7 @@ from mmdet3d.registry import PARAM_SCHEDULERS
 
 
 def reference_cosine_lr(epoch: int, base_lr: float, t_initial: int, warmup_epochs: int,
-                               warmup_lr_init: float, lr_min: float, step_lag: int) -> float:
+                        warmup_lr_init: float, lr_min: float, step_lag: int) -> float:
     """The reference's learning rate in (0-based) ``epoch``.
 
     timm's ``CosineLRScheduler(t_initial, lr_min, warmup_t, warmup_lr_init, cycle_limit=1,
@@ -75,6 +75,6 @@ class ReferenceCosineLR(LRSchedulerMixin, _ParamScheduler):
     def _get_value(self) -> list:
         return [
             reference_cosine_lr(self.last_step, base, self.t_initial, self.warmup_epochs,
-                                       self.warmup_lr_init, self.lr_min, self.step_lag)
+                                self.warmup_lr_init, self.lr_min, self.step_lag)
             for base in self.base_values
         ]
