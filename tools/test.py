@@ -8,7 +8,7 @@ from mmengine.config import Config, DictAction
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from pt3kd_mm.engine.launch import setup_cpu_distributed
+from pt3kd_mm.engine.launch import setup_cpu_distributed, teardown_distributed
 from pt3kd_mm.engine.config_checks import check_image_channel_order
 
 
@@ -47,6 +47,7 @@ def main():
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
     runner.test()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -10,7 +10,7 @@ from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
-from pt3kd_mm.engine.launch import setup_cpu_distributed
+from pt3kd_mm.engine.launch import setup_cpu_distributed, teardown_distributed
 from pt3kd_mm.engine.config_checks import check_image_channel_order
 
 
@@ -102,6 +102,7 @@ def main():
     else:
         runner = RUNNERS.build(cfg)
     runner.train()
+    teardown_distributed()
 
 
 if __name__ == '__main__':

@@ -30,3 +30,13 @@ def setup_cpu_distributed(cfg: Config) -> None:
     wrapper.setdefault('find_unused_parameters', cfg.get('find_unused_parameters', False))
     wrapper.setdefault('broadcast_buffers', False)
     cfg.model_wrapper_cfg = wrapper
+
+
+def teardown_distributed() -> None:
+    """End a multi-process run cleanly: wait for every rank, then destroy the process group.
+
+    Left to interpreter shutdown, gloo's background threads can be torn down while still
+    joinable ("terminate called without an active exception", SIGABRT after a finished run)."""
+    if dist.is_available() and dist.is_initialized():
+        dist.barrier()
+        dist.destroy_process_group()
