@@ -63,7 +63,9 @@ def three_nn_interpolate(xyz: Tensor, centers: Tensor, features: Tensor, k: int 
     sq_dist, idx = three_nn(xyz, centers, k)
     weight = 1.0 / (sq_dist + eps)
     weight = weight / weight.sum(dim=-1, keepdim=True)  # (B, N, k)
-    gathered = torch.gather(
-        features.unsqueeze(2).expand(batch, channels, num_points, num_centers), 3,
-        idx.unsqueeze(1).expand(batch, channels, num_points, k))  # (B, C, N, k)
+    # gather along S with the (N * k) indices flattened: the backward scatters into a
+    # (B, C, S) gradient (gathering from features expanded to (B, C, N, S) would allocate that
+    # whole tensor in the backward: 19 GB for 2 scene blocks)
+    gathered = torch.gather(features, 2, idx.reshape(batch, 1, num_points * k).expand(
+        batch, channels, num_points * k)).view(batch, channels, num_points, k)
     return (gathered * weight.unsqueeze(1)).sum(-1)

@@ -1,6 +1,7 @@
 """Helpers for tests, demos and benchmarks (as ``mmengine.testing``): procedural demo data,
 random stand-in teacher weights, running the command-line tools. Not imported by
 ``import pt3kd_mm``."""
+from .brute_force import brute_force_interpolate
 from .demo_data import create_demo_data, create_modelnet40_demo
 from .demo_scannet import create_scannet_demo
 from .random_clip import DEMO_CLIP_CFG, TINY_CLIP_CFG, build_random_clip, write_random_clip
@@ -10,5 +11,5 @@ from .tools import REPO, load_tool, run_tool
 __all__ = [
     'create_demo_data', 'create_modelnet40_demo', 'create_scannet_demo', 'DEMO_CLIP_CFG',
     'TINY_CLIP_CFG', 'build_random_clip', 'write_random_clip', 'REPO', 'load_tool', 'run_tool',
-    'create_shapenetpart_demo'
+    'create_shapenetpart_demo', 'brute_force_interpolate'
 ]

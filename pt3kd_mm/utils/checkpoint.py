@@ -6,7 +6,9 @@ mmengine itself writes into every checkpoint (the message hub's ``HistoryBuffer`
 and scalars in logs). Instead of turning the safe loader off:
 
 * the local loader is replaced by one that keeps ``weights_only=True`` and allows exactly those
-  mmengine / numpy types; any other pickled object is refused with an error naming the file;
+  mmengine / numpy types (and mmengine's ``ConfigDict``, a plain dict subclass that mmdet3d's
+  segmentation datasets put into ``meta['dataset_meta']``); any other pickled object is refused
+  with an error naming the file;
 * ``HistoryBuffer`` no longer pickles its class-level table of statistics functions (pickled as
   ``getattr(HistoryBuffer, 'min')``, which a safe unpickler must refuse); ``__setstate__``
   re-creates that table on load, so nothing is lost.
@@ -16,12 +18,13 @@ from typing import Any
 
 import numpy as np
 import torch
+from mmengine.config import ConfigDict
 from mmengine.logging.history_buffer import HistoryBuffer
 from mmengine.runner.checkpoint import CheckpointLoader
 
 
 def _allowed_globals() -> list:
-    allowed = [HistoryBuffer, np.ndarray, np.dtype, np.core.multiarray._reconstruct,
+    allowed = [HistoryBuffer, ConfigDict, np.ndarray, np.dtype, np.core.multiarray._reconstruct,
                np.core.multiarray.scalar]
     # numpy scalar and dtype classes (np.float64, np.dtypes.Float64DType, ...)
     for name in ('bool_', 'int8', 'int16', 'int32', 'int64', 'uint8', 'uint16', 'uint32',
@@ -44,7 +47,8 @@ def load_local_checkpoint(filename: str, map_location: Any = None) -> Any:
         raise RuntimeError(
             f'cannot load checkpoint {filename}: {err}\nIt is either not a PyTorch checkpoint '
             f'or it pickles objects other than tensors, containers, numpy arrays and '
-            f"mmengine's HistoryBuffer. Re-save only its state_dict with torch.save.") from err
+            f"mmengine's HistoryBuffer / ConfigDict. Re-save only its state_dict with "
+            f'torch.save.') from err
 
 
 def _history_buffer_getstate(self) -> dict:

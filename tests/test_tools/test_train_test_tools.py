@@ -77,6 +77,12 @@ def test_checkpoint_loader_refuses_foreign_objects(tmp_path):
         CheckpointLoader.load_checkpoint(str(path))
     with pytest.raises(FileNotFoundError, match='nothere.pth does not exist'):
         CheckpointLoader.load_checkpoint(str(tmp_path / 'nothere.pth'))
+    # mmdet3d's segmentation datasets put ConfigDicts into meta['dataset_meta']: allowed
+    from mmengine.config import ConfigDict
+    torch.save({'state_dict': {}, 'meta': dict(dataset_meta=dict(
+        label2cat=ConfigDict({0: 'wall'})))}, tmp_path / 'seg.pth')
+    loaded = CheckpointLoader.load_checkpoint(str(tmp_path / 'seg.pth'))
+    assert loaded['meta']['dataset_meta']['label2cat'][0] == 'wall'
 
 
 def test_no_class_name_collides_with_openmmlab():

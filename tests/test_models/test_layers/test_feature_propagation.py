@@ -5,22 +5,7 @@ import torch
 
 from pt3kd_mm.models.layers import CenterFeaturePropagation
 from pt3kd_mm.ops import three_nn, three_nn_interpolate
-
-
-def brute_force_interpolate(xyz, centers, features, k=3, eps=1e-8):
-    """Loop over every point: sort all centres by squared distance, keep k, weight by
-    1 / (d^2 + eps) normalised (the reference's PointNetFeaturePropagation)."""
-    xyz, centers, features = (t.double().numpy() for t in (xyz, centers, features))
-    batch, channels, _ = features.shape
-    out = np.zeros((batch, channels, xyz.shape[1]))
-    for b in range(batch):
-        for n in range(xyz.shape[1]):
-            d2 = ((centers[b] - xyz[b, n])**2).sum(-1)
-            order = np.argsort(d2, kind='stable')[:k]
-            w = 1.0 / (d2[order] + eps)
-            w = w / w.sum()
-            out[b, :, n] = (features[b][:, order] * w).sum(-1)
-    return out
+from pt3kd_mm.testing import brute_force_interpolate
 
 
 def test_three_nn_matches_sorting():
@@ -93,3 +78,17 @@ def test_layer_is_interpolation_then_conv_bn_relu():
     assert out.shape == (2, 4, 30) and layer.out_channels == 4
     with pytest.raises(ValueError, match='in_channels=9 but the skip'):
         layer(xyz, centers, None, feats)
+
+
+def test_gradient_matches_a_dense_weight_matrix():
+    """d out / d features through the gather equals the dense (N, S) interpolation matrix's."""
+    g = torch.Generator().manual_seed(7)
+    xyz, centers = torch.rand(2, 30, 3, generator=g), torch.rand(2, 6, 3, generator=g)
+    features = torch.randn(2, 4, 6, generator=g, requires_grad=True)
+    upstream = torch.randn(2, 4, 30, generator=g)
+    (three_nn_interpolate(xyz, centers, features) * upstream).sum().backward()
+    d2, idx = three_nn(xyz, centers)
+    w = 1.0 / (d2 + 1e-8)
+    w = w / w.sum(-1, keepdim=True)
+    dense = torch.zeros(2, 30, 6).scatter_(2, idx, w)  # (B, N, S)
+    torch.testing.assert_close(features.grad, upstream @ dense)
