@@ -2,7 +2,8 @@
 # BatchNorm statistics stay fixed (eval mode, no gradient); its tokens are interpolated to the
 # points and one linear layer learns (AdamW lr 1e-3: only a linear layer learns, at the
 # recipe's pre-training rate).
-#   bash tools/dist_train.sh configs/scene_segmentation/pointscene-linear_act-enc_2xb8-200e_scannet-seg.py 2
+#   bash tools/dist_train.sh \
+#       configs/scene_segmentation/pointscene-linear_act-enc_2xb8-200e_scannet-seg.py 2
 _base_ = ['./pointscene-seg_act-enc_2xb8-200e_scannet-seg.py']
 model = dict(freeze_backbone=True, decode_head={{_base_.linear_probe_head}})
 optim_wrapper = dict(optimizer=dict(lr=1e-3))

@@ -1,6 +1,7 @@
 # ScanNetV2 semantic segmentation (20 classes, mmdet3d's ScanNetSegDataset, transforms and
 # SegMetric) fine-tuning the Point-MAE pre-trained encoder (docs/scene_segmentation.md):
-#   bash tools/dist_train.sh configs/scene_segmentation/pointscene-seg_point-mae-enc_2xb8-200e_scannet-seg.py 2
+#   bash tools/dist_train.sh \
+#       configs/scene_segmentation/pointscene-seg_point-mae-enc_2xb8-200e_scannet-seg.py 2
 # Set `pretrained` (or --cfg-options model.backbone.init_cfg.checkpoint=PATH); data from
 # tools/dataset_converters/prepare_scannet.py in data/scannet/. The best val mIoU is kept.
 _base_ = [

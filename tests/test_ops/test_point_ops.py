@@ -3,7 +3,7 @@ import pytest
 import torch
 
 from pt3kd_mm.ops import (farthest_point_sample, gather_points, group_points,
-                                    knn_query, nearest_neighbor_sq_dist)
+                          knn_query, nearest_neighbor_sq_dist)
 from pt3kd_mm.models.losses import chamfer_distance_l1, chamfer_distance_l2
 
 BACKENDS = ['numba', 'torch']

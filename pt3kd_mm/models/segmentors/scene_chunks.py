@@ -83,8 +83,8 @@ def plan_scene_chunks(xy: Tensor, num_points: int, block_size: float, stride: fl
                                    math.ceil(window_size / num_points))
         for i, part in enumerate(parts):
             others = torch.cat([*parts[:i], *parts[i + 1:], context])
-            fill = others[torch.randperm(others.numel(), generator=generator)[:num_points -
-                                                                               part.numel()]]
+            need = num_points - part.numel()
+            fill = others[torch.randperm(others.numel(), generator=generator)[:need]]
             chunks.append(_shuffled(torch.cat([part, fill]), part.numel(), center, generator))
     covered = torch.cat([c.sample_idx[c.target_rows] for c in chunks])
     if covered.numel() != xy.shape[0] or \
