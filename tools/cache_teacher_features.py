@@ -8,6 +8,11 @@ feature cache that ``LoadTeacherFeatures`` reads during training).
 (``img_test_pipeline`` of the config), keyed by the view's file name.
 ``--teacher text``: ``model.text_teacher`` on every prompt the config's ``RandomTextPrompt``
 can produce for every class of the dataset, keyed by the prompt.
+
+The cache is written atomically (into a temporary sibling folder of ``--out`` that replaces a
+previous cache only when complete: an interrupted run leaves the old cache as it was) with the
+sha256, shape and dtype of the features in ``meta.json``, which every reader verifies
+(``pt3kd_mm.utils.teacher_cache``). ``--out`` must be a new folder or a previous cache.
 """
 import argparse
 import copy

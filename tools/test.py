@@ -1,15 +1,34 @@
 """Test a checkpoint: ``python tools/test.py CONFIG CHECKPOINT [--work-dir DIR]
-[--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]``."""
+[--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}] [--non-strict]``.
+
+The checkpoint must fit the config's model: a tensor of another shape or a model key the
+checkpoint lacks stops the test with an error naming the file and the keys (keys the model
+does not use are a warning). ``--non-strict`` (for experts) loads what fits and warns instead,
+as mmengine does."""
 import argparse
 import os
 import os.path as osp
 
 from mmengine.config import Config, DictAction
+from mmengine.hooks import Hook
 from mmengine.registry import RUNNERS
 from mmengine.runner import Runner
 
 from pt3kd_mm.engine.launch import setup_cpu_distributed, teardown_distributed
 from pt3kd_mm.engine.config_checks import check_image_channel_order
+from pt3kd_mm.utils.checkpoint import load_checkpoint_checked
+
+
+class CheckedLoadHook(Hook):
+    """Loads the checkpoint under test with ``load_checkpoint_checked`` in ``before_run``,
+    after the other hooks' ``before_run`` (registered with the lowest priority), where the
+    runner would load ``load_from``."""
+
+    def __init__(self, filename: str, strict: bool = True) -> None:
+        self.filename, self.strict = filename, strict
+
+    def before_run(self, runner) -> None:
+        load_checkpoint_checked(runner, self.filename, strict=self.strict)
 
 
 def parse_args():
@@ -21,6 +40,9 @@ def parse_args():
                         help='override settings in the config')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
                         default='none', help='job launcher')
+    parser.add_argument('--non-strict', action='store_true',
+                        help='load a checkpoint that does not fit the model (size mismatches, '
+                        'missing keys) with a warning instead of an error')
     parser.add_argument('--local_rank', '--local-rank', type=int, default=0)
     args = parser.parse_args()
     if 'LOCAL_RANK' not in os.environ:
@@ -43,9 +65,11 @@ def main():
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir', None) is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
-    cfg.load_from = args.checkpoint
+    cfg.load_from = None  # loaded, checked, by CheckedLoadHook
     setup_cpu_distributed(cfg)
     runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+    runner.register_hook(CheckedLoadHook(args.checkpoint, strict=not args.non_strict),
+                         priority='LOWEST')
     runner.test()
     teardown_distributed()
 

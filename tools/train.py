@@ -1,5 +1,10 @@
-"""Train a model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT]] [--amp]
-[--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]`` (mmdet3d's conventions)."""
+"""Train a model: ``python tools/train.py CONFIG [--work-dir DIR] [--resume [CKPT] |
+--resume-or-start] [--amp] [--cfg-options k=v ...] [--launcher {none,pytorch,slurm,mpi}]``
+(mmdet3d's conventions).
+
+Every run gets ``RandomStateHook`` (RNG states in checkpoints, restored on resume) and
+``ResumeCheckHook`` (a checkpoint to resume must be a training checkpoint of this model and
+optimiser) in ``custom_hooks``, whatever its config inherits."""
 import argparse
 import logging
 import os
@@ -8,10 +13,11 @@ import os.path as osp
 from mmengine.config import Config, DictAction
 from mmengine.logging import print_log
 from mmengine.registry import RUNNERS
-from mmengine.runner import Runner
+from mmengine.runner import Runner, find_latest_checkpoint
 
+from pt3kd_mm.datasets.dataloader_checks import check_batches_per_epoch
 from pt3kd_mm.engine.launch import setup_cpu_distributed, teardown_distributed
-from pt3kd_mm.engine.config_checks import check_image_channel_order
+from pt3kd_mm.engine.config_checks import check_image_channel_order, unknown_option_keys
 
 
 def parse_args():
@@ -26,9 +32,14 @@ def parse_args():
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the learning rate by total batch / '
                         'auto_scale_lr.base_batch_size')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+    resume = parser.add_mutually_exclusive_group()
+    resume.add_argument('--resume', nargs='?', type=str, const='auto',
                         help='resume from the given checkpoint, or from the latest checkpoint '
-                        'in the work dir if no path is given')
+                        'in the work dir if no path is given (an error when there is none)')
+    resume.add_argument('--resume-or-start', action='store_true',
+                        help='resume from the latest checkpoint in the work dir, or start a '
+                        'new run there (with a warning) when it has none, e.g. for jobs '
+                        'that are requeued after preemption')
     parser.add_argument('--cfg-options', nargs='+', action=DictAction,
                         help='override settings in the config, e.g. train_cfg.max_epochs=5')
     parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'],
@@ -59,12 +70,66 @@ def enable_amp(cfg: Config) -> None:
     cfg.optim_wrapper.setdefault('loss_scale', 'dynamic')
 
 
+#: hooks every run gets (appended to custom_hooks unless the config lists them already)
+DEFAULT_CUSTOM_HOOKS = (dict(type='RandomStateHook'), dict(type='ResumeCheckHook'))
+
+
+def add_default_hooks(cfg: Config) -> None:
+    """Append :data:`DEFAULT_CUSTOM_HOOKS` missing from ``cfg.custom_hooks``."""
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    listed = {h.get('type') if isinstance(h, dict) else type(h).__name__ for h in hooks}
+    listed |= {getattr(t, '__name__', t) for t in listed}
+    hooks += [dict(h) for h in DEFAULT_CUSTOM_HOOKS if h['type'] not in listed]
+    cfg.custom_hooks = hooks
+
+
+def warn_unknown_options(keys_before, options: dict) -> None:
+    """A loud warning for each ``--cfg-options`` key that nothing reads (e.g. a typo)."""
+    for option, hint in unknown_option_keys(keys_before, options):
+        print_log(f'--cfg-options {option}: {option.split(".")[0]!r} is not a key of the '
+                  f'config nor one the runner reads, so this option has no effect; {hint}',
+                  logger='current', level=logging.WARNING)
+
+
+def resolve_resume(resume, resume_or_start: bool, work_dir: str):
+    """The checkpoint to resume from (``None``: start a new run).
+
+    ``resume``: ``None``, ``'auto'`` (the latest checkpoint in ``work_dir``, which must exist)
+    or a path (which must exist); ``resume_or_start``: like ``'auto'`` but starts a new run
+    when ``work_dir`` has no checkpoint."""
+    if resume is None and not resume_or_start:
+        return None
+    if resume not in (None, 'auto'):
+        if not osp.isfile(resume):
+            raise FileNotFoundError(f'--resume {resume}: no such checkpoint file; give the '
+                                    'path of a training checkpoint (e.g. WORK_DIR/epoch_N.pth)')
+        return resume
+    latest = find_latest_checkpoint(work_dir)
+    if latest is None:
+        if resume_or_start:
+            print_log(f'--resume-or-start: no checkpoint to resume in {work_dir} (no '
+                      'last_checkpoint file): starting a new run', logger='current',
+                      level=logging.WARNING)
+            return None
+        raise FileNotFoundError(
+            f'--resume: nothing to resume in the work dir {work_dir} (no last_checkpoint '
+            'file). Check --work-dir (or the config\'s work_dir), pass --resume PATH, or use '
+            '--resume-or-start to start a new run when there is nothing to resume.')
+    if not osp.isfile(latest):
+        raise FileNotFoundError(
+            f'--resume: {osp.join(work_dir, "last_checkpoint")} names {latest}, which does '
+            'not exist; pass --resume PATH with an existing checkpoint')
+    return latest
+
+
 def main():
     args = parse_args()
     cfg = Config.fromfile(args.config)
     cfg.launcher = args.launcher
     if args.cfg_options is not None:
+        keys_before = set(cfg.keys())
         cfg.merge_from_dict(args.cfg_options)
+        warn_unknown_options(keys_before, args.cfg_options)
     check_image_channel_order(cfg)  # pipelines vs image teachers
 
     # work_dir: CLI > config > ./work_dirs/<config name>
@@ -87,12 +152,11 @@ def main():
             raise RuntimeError('Can not find "auto_scale_lr" or "auto_scale_lr.enable" or '
                                '"auto_scale_lr.base_batch_size" in your configuration file.')
 
-    if args.resume == 'auto':
+    resume_from = resolve_resume(args.resume, args.resume_or_start, cfg.work_dir)
+    if resume_from is not None:
         cfg.resume = True
-        cfg.load_from = None
-    elif args.resume is not None:
-        cfg.resume = True
-        cfg.load_from = args.resume
+        cfg.load_from = resume_from
+    add_default_hooks(cfg)
 
     # CPU-only processes: gloo process group and a DDP wrapper without device_ids
     setup_cpu_distributed(cfg)
@@ -101,6 +165,7 @@ def main():
         runner = Runner.from_cfg(cfg)
     else:
         runner = RUNNERS.build(cfg)
+    check_batches_per_epoch(runner)  # a dataset smaller than one batch: a clear error
     runner.train()
     teardown_distributed()
 

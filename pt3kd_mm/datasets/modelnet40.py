@@ -76,7 +76,12 @@ class ModelNet40PointDataset(BaseDataset):
             raise FileNotFoundError(f'{what} file {path} not found. '
                                     f'{self.LAYOUT.format(n=self.num_categories)}')
         with open(path) as f:
-            return [ln.strip() for ln in f if ln.strip()]
+            lines = [ln.strip() for ln in f if ln.strip()]
+        if not lines:
+            raise ValueError(f'{what} file {path} is empty: it must list one '
+                             f'{"class name" if what == "shape names" else "shape id"} per line. '
+                             f'{self.LAYOUT.format(n=self.num_categories)}')
+        return lines
 
     def load_data_list(self) -> List[dict]:
         names_file = osp.join(self.data_root, f'modelnet{self.num_categories}_shape_names.txt')

@@ -69,6 +69,9 @@ class ModelNet40FewShotDataset(BaseDataset):
     def load_data_list(self) -> List[dict]:
         path = fold_path(self.data_root, self.way, self.shot, self.fold)
         rows = read_fold(path)[self.split]
+        if not rows:
+            raise ValueError(f'{path}: the {self.split!r} list of the fold is empty; write the '
+                             f'folds again with tools/fewshot.py (--folds-dir)')
         self._metainfo['classes'] = tuple(str(i) for i in range(self.way))
         data_list = []
         for i, (points, label, category) in enumerate(rows):

@@ -79,6 +79,9 @@ class ScanObjectNNDataset(BaseDataset):
         if points.ndim != 3 or points.shape[2] < 3 or len(points) != len(labels):
             raise ValueError(f'{self.h5_path}: data {points.shape} and label {labels.shape} '
                              f'are not (M, N, 3+) and (M, )')
+        if not len(labels):
+            raise ValueError(f'{self.h5_path} holds no samples (data {points.shape}); take '
+                             f'the file again from the ScanObjectNN h5_files release')
         num_classes = len(self.metainfo['classes'])
         bad = np.flatnonzero((labels < 0) | (labels >= num_classes))
         if bad.size:

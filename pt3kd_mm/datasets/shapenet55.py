@@ -158,9 +158,13 @@ class ShapeNet55Dataset(BaseDataset):
         raise FileNotFoundError(f'no class-name file found: looked for {paths}. {_HOW_TO_NAME}')
 
     def load_data_list(self) -> List[dict]:
-        names = self._read_split(self.ann_file)
-        for extra in self.extra_ann_files:
-            names += self._read_split(osp.join(self.data_root, extra))
+        names = []
+        for path in [self.ann_file] + [osp.join(self.data_root, f) for f in self.extra_ann_files]:
+            lines = self._read_split(path)
+            if not lines:
+                raise ValueError(f'split file {path} lists no clouds (it is empty): write one '
+                                 f'<synset>-<id>.npy per line, or leave it out of ann_file')
+            names += lines
         classes, names_path = self._class_names(names)
         label_of: Dict[str, int] = {s: i for i, (s, _) in enumerate(classes)}
         self._metainfo['classes'] = tuple(n for _, n in classes)

@@ -1,6 +1,7 @@
 """Checks of a whole config that no single module can make (they see only their own part)."""
+import difflib
 import inspect
-from typing import Any, Iterator, List, Tuple
+from typing import Any, Iterable, Iterator, List, Tuple
 
 #: the transform that loads rendered views
 IMAGE_LOADER = 'LoadRenderedImage'
@@ -84,3 +85,28 @@ def check_image_channel_order(cfg: dict) -> None:
         f'image channel orders disagree: {listing}. Set LoadRenderedImage(to_rgb=...) and '
         f"every image teacher's channel_order to the same order (the reference ReCon loads "
         f"BGR: to_rgb=False, channel_order='bgr').")
+
+
+def _runner_keys() -> frozenset:
+    """Top-level config keys that mmengine's ``Runner`` / ``Runner.from_cfg`` and this
+    package's tools read."""
+    from mmengine.runner import Runner
+    keys = set(inspect.signature(Runner.__init__).parameters) - {'self', 'cfg'}
+    keys |= {'runner_type', 'custom_imports', 'sync_bn', 'find_unused_parameters',
+             'model_wrapper_cfg', 'activation_checkpointing', 'efficient_conv_bn_eval',
+             'compile', 'strategy', 'gpu_ids', 'dist_params', 'vis_backends'}
+    return frozenset(keys)
+
+
+def unknown_option_keys(keys_before: Iterable[str], options: dict) -> List[Tuple[str, str]]:
+    """``--cfg-options`` whose top-level key is neither in the config (``keys_before``: its
+    top-level keys before the merge, helper variables such as ``num_points`` included) nor
+    read by the runner: (option, hint) pairs, the hint naming the closest known key."""
+    known = set(keys_before) | _runner_keys()
+    unknown = []
+    for option in options:
+        top = option.split('.')[0]
+        if top not in known:
+            close = difflib.get_close_matches(top, sorted(known), n=1)
+            unknown.append((option, f"did you mean '{close[0]}'?" if close else ''))
+    return unknown

@@ -168,3 +168,31 @@ def test_pack_point_cls_inputs():
     assert out['data_samples'].sample_idx == 3 and out['data_samples'].pc_path == 'a.txt'
     with pytest.raises(KeyError, match="no label 'category'"):
         pack(dict(points=points))
+
+
+def test_empty_splits_are_named(tmp_path):
+    """Empty split files / h5 / fold lists gave mmengine's "need at least one array to
+    concatenate" at dataset build."""
+    root = tmp_path / 'modelnet'
+    root.mkdir()
+    (root / 'modelnet40_shape_names.txt').write_text('chair\n')
+    (root / 'modelnet40_train.txt').write_text('\n')
+    with pytest.raises(ValueError, match=r'split file .*modelnet40_train.txt is empty: it must '
+                       r'list one shape id per line'):
+        DATASETS.build(dict(type='ModelNet40PointDataset', data_root=str(root)))
+    (root / 'modelnet40_shape_names.txt').write_text('')
+    with pytest.raises(ValueError, match=r'shape names file .*modelnet40_shape_names.txt is '
+                       r'empty: it must list one class name per line'):
+        DATASETS.build(dict(type='ModelNet40PointDataset', data_root=str(root)))
+    write_h5(str(tmp_path / 'main_split' / 'training_objectdataset.h5'),
+             np.zeros((0, 8, 3), np.float32), np.zeros(0, np.int64))
+    with pytest.raises(ValueError, match=r'training_objectdataset\.h5 holds no samples'):
+        DATASETS.build(dict(type='ScanObjectNNDataset', data_root=str(tmp_path),
+                            variant='OBJ_BG'))
+    os.makedirs(tmp_path / '5way_2shot')
+    with open(tmp_path / '5way_2shot' / '0.pkl', 'wb') as f:
+        pickle.dump(dict(train=[], test=[]), f)
+    with pytest.raises(ValueError, match=r"5way_2shot/0\.pkl: the 'train' list of the fold is "
+                       r'empty'):
+        DATASETS.build(dict(type='ModelNet40FewShotDataset', data_root=str(tmp_path), way=5,
+                            shot=2, fold=0))

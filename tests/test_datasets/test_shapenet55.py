@@ -265,3 +265,53 @@ def test_several_split_files_in_one_dataset(demo_root):
     with pytest.raises(FileNotFoundError, match='nope.txt'):
         DATASETS.build(dict(type='ShapeNet55Dataset', data_root=demo_root,
                             ann_file=['ShapeNet-55/train.txt', 'ShapeNet-55/nope.txt']))
+
+
+def test_odd_arrays_are_refused_naming_the_file(tmp_path):
+    """bool / complex clouds were cast silently, a (3, N) array loaded as 3 points of N
+    channels, float64 beyond the float32 range became inf ("NaN or infinite")."""
+    pts = np.random.rand(64, 3)
+    np.save(tmp_path / 'mask.npy', pts > 0.5)
+    with pytest.raises(ValueError, match=r'mask.npy holds bool values; expected real numbers'):
+        _load(tmp_path / 'mask.npy')
+    np.save(tmp_path / 'cplx.npy', pts + 1j * pts)
+    with pytest.raises(ValueError, match=r'cplx.npy holds complex128 values'):
+        _load(tmp_path / 'cplx.npy')
+    np.save(tmp_path / 'trans.npy', pts.T.astype(np.float32))
+    with pytest.raises(ValueError, match=r'trans.npy has shape \(3, 64\), which looks '
+                       r'transposed: \(3, N\); expected \(N, 3\)'):
+        _load(tmp_path / 'trans.npy')
+    huge = pts.copy()
+    huge[5, 2] = -1e300
+    np.save(tmp_path / 'huge.npy', huge)
+    with pytest.raises(ValueError, match=r'huge.npy has values beyond the float32 range '
+                       r'\(max \|x\| = 1e\+300\)'):
+        _load(tmp_path / 'huge.npy')
+    # still accepted: float64 within range, integers, a tiny (N, 3) cloud, a true inf
+    np.save(tmp_path / 'f64.npy', pts)
+    out = _load(tmp_path / 'f64.npy')['points']
+    assert out.dtype == np.float32 and out.shape == (64, 3)
+    np.save(tmp_path / 'int.npy', (pts * 100).astype(np.int16))
+    assert _load(tmp_path / 'int.npy')['points'].dtype == np.float32
+    np.save(tmp_path / 'three.npy', pts[:3])
+    assert _load(tmp_path / 'three.npy')['points'].shape == (3, 3)
+    huge[5, 2] = np.inf
+    np.save(tmp_path / 'inf.npy', huge)
+    with pytest.raises(ValueError, match='inf.npy has 1 points with NaN or infinite'):
+        _load(tmp_path / 'inf.npy')
+
+
+def test_empty_split_file_is_named(tmp_path):
+    """An empty split file gave mmengine's "need at least one array to concatenate"."""
+    root = _names_layout(tmp_path, lines=())
+    (tmp_path / 'ShapeNet-55' / 'train.txt').write_text('\n')
+    with pytest.raises(ValueError, match=r'split file .*ShapeNet-55/train.txt lists no clouds '
+                       r'\(it is empty\)'):
+        _names_dataset(root, names_file=None)
+    # one empty file among several is named as well
+    (tmp_path / 'ShapeNet-55' / 'train.txt').write_text('02691156-a.npy\n')
+    (tmp_path / 'ShapeNet-55' / 'test.txt').write_text('')
+    with pytest.raises(ValueError, match=r'ShapeNet-55/test.txt lists no clouds'):
+        _names_dataset(root, names_file=None,
+                       ann_file=['ShapeNet-55/train.txt', 'ShapeNet-55/test.txt'])
+    assert len(_names_dataset(root, names_file=None)) == 1  # an empty sibling test.txt is fine

@@ -204,3 +204,21 @@ def test_wrong_layout_refused_and_unknown_keys_printed(tmp_path):
     src = save_reference(state, tmp_path / 'reduce.pth')
     with pytest.raises(ValueError, match='reduce_dim is a Linear'):
         convert.convert_act(src, str(tmp_path / 'z.pth'), 'finetune', printer=lambda s: None)
+
+
+def test_converted_stage1_records_its_2d_file(tmp_path):
+    """The converter writes the 2D blocks and records their sha256 in the stage-1 weights:
+    the stage-1 model built with that file loads; with another 2D file it is refused."""
+    from pt3kd_mm.models.teachers.frozen_vit_blocks import read_vit_record
+    from pt3kd_mm.utils.teacher_cache import file_sha256
+    src = save_reference(reference_stage1().state_dict(), tmp_path / 'ckpt_act_dvae.pth')
+    vit = str(tmp_path / 'vit.pth')
+    out = convert.convert_act(src, str(tmp_path / 'stage1.pth'), 'stage1', vit_out=vit,
+                              printer=lambda line: None)
+    assert read_vit_record(out['weights_2d_record'])['file_sha256'] == file_sha256(vit)
+    load_strict(MODELS.build(stage1_cfg(None, vit)), tmp_path / 'stage1.pth')
+    other = torch.load(vit, weights_only=True)
+    torch.save({k: v + 1 for k, v in other.items()}, tmp_path / 'other_vit.pth')
+    with pytest.raises(ValueError, match='other_vit.pth'):
+        load_strict(MODELS.build(stage1_cfg(None, str(tmp_path / 'other_vit.pth'))),
+                    tmp_path / 'stage1.pth')

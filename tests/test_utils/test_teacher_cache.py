@@ -1,5 +1,6 @@
 """The teacher feature cache: write / memory-mapped read, fingerprint checks, the transform."""
 import json
+import os
 import os.path as osp
 
 import numpy as np
@@ -90,3 +91,114 @@ def test_transform_keys(tmp_path, teacher_file):
     np.testing.assert_array_equal(t(dict(text='A sphere.'))['text_target'], feats[1])
     with pytest.raises(KeyError, match="no 'text'"):
         t(dict(img_path='x'))
+
+
+# ------------------------------------------------------------------ contents and atomic writes
+def _cache(tmp_path, teacher_file, name='c', seed=0, dtype='float16'):
+    cfg = dict(type='T', checkpoint=teacher_file)
+    feats = np.random.RandomState(seed).randn(4, 3).astype(np.float32)
+    out = write_cache(str(tmp_path / name), ['a', 'b', 'c', 'd'], feats,
+                      teacher_fingerprint(cfg), dtype=dtype,
+                      extra=dict(kind='img', source_config='/cfgs/recon.py'))
+    return out, cfg, feats
+
+
+def test_meta_records_features_checksum(tmp_path, teacher_file):
+    import hashlib
+    out, _, feats = _cache(tmp_path, teacher_file)
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    assert meta['format_version'] == 2
+    assert (meta['num_rows'], meta['dims'], meta['dtype']) == (4, 3, 'float16')
+    assert meta['features_sha256'] == hashlib.sha256(feats.astype(np.float16).tobytes()
+                                                     ).hexdigest()
+
+
+@pytest.mark.parametrize('swap', ['other_teacher', 'zeros'])
+def test_swapped_features_are_refused(tmp_path, teacher_file, swap):
+    """A features.npy of the same shape and dtype from elsewhere (another teacher's, or all
+    zeros) used to load silently; its checksum now differs from meta.json's."""
+    out, cfg, feats = _cache(tmp_path, teacher_file)
+    other = (np.zeros_like(feats) if swap == 'zeros' else
+             np.random.RandomState(1).randn(*feats.shape)).astype(np.float16)
+    np.save(osp.join(out, 'features.npy'), other)
+    path = osp.join(out, 'features.npy')
+    with pytest.raises(ValueError, match='does not hold the features meta.json records') as info:
+        TeacherFeatureCache(out, cfg)
+    assert path in str(info.value) and 'tools/cache_teacher_features.py' in str(info.value)
+    with pytest.raises(ValueError, match='does not hold the features'):
+        LoadTeacherFeatures(out, key='img_path', teacher=cfg)
+
+
+def test_all_zero_features_are_not_cached(tmp_path, teacher_file):
+    with pytest.raises(ValueError, match='only zeros'):
+        write_cache(str(tmp_path / 'z'), ['a'], np.zeros((1, 2)),
+                    teacher_fingerprint(dict(type='T', checkpoint=teacher_file)))
+    assert not osp.exists(tmp_path / 'z')
+
+
+def test_truncated_features_file(tmp_path, teacher_file):
+    """Was numpy's 'mmap length is greater than file size'."""
+    out, cfg, _ = _cache(tmp_path, teacher_file)
+    path = osp.join(out, 'features.npy')
+    with open(path, 'r+b') as f:
+        f.truncate(osp.getsize(path) - 5)
+    with pytest.raises(ValueError, match='is truncated') as info:
+        TeacherFeatureCache(out, cfg)
+    assert path in str(info.value)
+    assert ('python tools/cache_teacher_features.py /cfgs/recon.py --teacher img --out '
+            f'{out} --dtype float16') in str(info.value)
+    with open(path, 'wb') as f:
+        f.write(b'garbage')
+    with pytest.raises(ValueError, match='not a readable .npy file'):
+        TeacherFeatureCache(out, cfg)
+
+
+def test_crash_while_writing_keeps_the_old_cache(tmp_path, teacher_file, monkeypatch):
+    """A failure between writing features.npy and meta.json used to leave the new features
+    next to the old meta.json (and a half-written meta.json: JSONDecodeError)."""
+    from pt3kd_mm.utils import teacher_cache
+    out, cfg, old = _cache(tmp_path, teacher_file, dtype='float32')
+    before = sorted(os.listdir(tmp_path))
+
+    def crash(*args, **kwargs):
+        raise OSError('disk full (simulated)')
+
+    monkeypatch.setattr(teacher_cache.json, 'dumps', crash)
+    with pytest.raises(OSError, match='simulated'):
+        _cache(tmp_path, teacher_file, seed=1, dtype='float32')
+    monkeypatch.undo()
+    assert sorted(os.listdir(tmp_path)) == before  # no temporary folder left behind
+    np.testing.assert_array_equal(TeacherFeatureCache(out, cfg)['b'], old[1])
+    # a complete rebuild replaces it
+    _, _, new = _cache(tmp_path, teacher_file, seed=1, dtype='float32')
+    np.testing.assert_array_equal(TeacherFeatureCache(out, cfg)['b'], new[1])
+    assert sorted(os.listdir(tmp_path)) == before
+
+
+def test_folder_with_other_files_is_not_replaced(tmp_path, teacher_file):
+    (tmp_path / 'c').mkdir()
+    (tmp_path / 'c' / 'notes.txt').write_text('mine')
+    with pytest.raises(FileExistsError, match="other files than a teacher feature cache"):
+        _cache(tmp_path, teacher_file)
+    assert (tmp_path / 'c' / 'notes.txt').read_text() == 'mine'
+
+
+def test_invalid_meta_json(tmp_path, teacher_file):
+    out, cfg, _ = _cache(tmp_path, teacher_file)
+    with open(osp.join(out, 'meta.json'), 'w') as f:
+        f.write('{"format_version": 2, "keys": [')
+    with pytest.raises(ValueError, match='meta.json is not valid JSON') as info:
+        TeacherFeatureCache(out, cfg)
+    assert osp.join(out, 'meta.json') in str(info.value) and 'rebuild' in str(info.value)
+
+
+def test_old_cache_without_checksum(tmp_path, teacher_file):
+    out, cfg, _ = _cache(tmp_path, teacher_file)
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    del meta['features_sha256']
+    meta['format_version'] = 1
+    json.dump(meta, open(osp.join(out, 'meta.json'), 'w'))
+    with pytest.raises(ValueError, match='without a checksum of its features') as info:
+        TeacherFeatureCache(out, cfg)
+    assert ('rebuild it: python tools/cache_teacher_features.py /cfgs/recon.py --teacher img '
+            f'--out {out}') in str(info.value)

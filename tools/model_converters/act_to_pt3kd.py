@@ -18,6 +18,11 @@ Weights are read from ``base_model`` (or ``model``), with or without ``module.``
 without a counterpart is printed by name; a file of another layout is refused. Load the outputs
 with ``load_from`` / ``init_cfg=dict(type='Pretrained', checkpoint=...)`` (stage 2,
 fine-tuned) or ``model.teacher.checkpoint`` / ``model.vit_blocks.checkpoint`` (stage 1).
+
+A converted stage-1 model records the 2D blocks file written next to it (its sha256, as a
+stage-1 run of ours records its 2D file): stage 2 then refuses any other 2D file. Use the
+``--vit-out`` file (not the original timm download, whose bytes differ) as
+``vit_blocks.checkpoint``.
 """
 import argparse
 import os.path as osp
@@ -26,6 +31,7 @@ from typing import Callable, Dict, List, Optional
 import torch
 from torch import Tensor
 
+from pt3kd_mm.models.teachers.frozen_vit_blocks import vit_record_tensor, vit_weights_fingerprint
 from pt3kd_mm.utils.reference_checkpoint import (Rule, block_rules, convert_keys,
                                                  finetune_head_rules, fix_conv_weights,
                                                  fix_patch_embed, load_reference_state,
@@ -159,7 +165,7 @@ def convert_act(src: str, dst: str, layout: str, vit_out: Optional[str] = None,
     extra_dropped: List[str] = []
     if layout == 'stage1':
         out, vit, dropped, unknown = _convert_stage1(state, src, printer)
-        _save_vit(vit, vit_out or _suffixed(dst, '_vit_blocks'), printer)
+        _save_vit(vit, vit_out or _suffixed(dst, '_vit_blocks'), printer, out)
     else:
         prefix = 'ACT_encoder.' if layout == 'pretrain' else ''
         _check_reduce_dim(state, prefix, src)
@@ -171,9 +177,9 @@ def convert_act(src: str, dst: str, layout: str, vit_out: Optional[str] = None,
             teacher = {k[len('dvae_tokenizer.'):]: v for k, v in state.items()
                        if k.startswith('dvae_tokenizer.')}
             t_out, t_vit, t_dropped, t_unknown = _convert_stage1(teacher, src, printer)
+            _save_vit(t_vit, vit_out or _suffixed(stage1_out, '_vit_blocks'), printer, t_out)
             save_converted(t_out, stage1_out, dict(meta, part='dvae_tokenizer'))
             printer(f'wrote {len(t_out)} tensors of the stage-1 teacher to {stage1_out}')
-            _save_vit(t_vit, vit_out or _suffixed(stage1_out, '_vit_blocks'), printer)
             dropped = [k for k in dropped if not k.startswith('dvae_tokenizer.')]
             extra_dropped = [f'dvae_tokenizer.{k}' for k in t_dropped + t_unknown]
     report_keys(dropped + extra_dropped, unknown, printer)
@@ -187,12 +193,23 @@ def _suffixed(path: str, suffix: str) -> str:
     return f'{root}{suffix}{ext or ".pth"}'
 
 
-def _save_vit(vit: Dict[str, Tensor], path: str, printer: Callable[[str], None]) -> None:
+def _save_vit(vit: Dict[str, Tensor], path: str, printer: Callable[[str], None],
+              stage1: dict) -> None:
+    """Write the 2D blocks and record their file's fingerprint in the stage-1 state dict
+    ``stage1`` (its ``weights_2d_record``, as ``ACTAutoencoder`` saves it)."""
     folder = osp.dirname(osp.abspath(path))
     if not osp.isdir(folder):
         raise FileNotFoundError(f'output folder {folder} does not exist')
     torch.save(vit, path)  # a plain timm state dict, as FrozenViTBlocks(source='timm') reads
-    printer(f'wrote {len(vit)} tensors of the frozen 2D blocks (timm layout) to {path}')
+    depth = len({k.split('.')[1] for k in vit if k.startswith('blocks.')})
+    width = stage1['input_proj.weight'].shape[0]
+    mlp = vit.get('blocks.0.mlp.fc1.weight')
+    arch = dict(embed_dims=width, num_layers=depth,
+                feedforward_channels=None if mlp is None else mlp.shape[0])
+    stage1['weights_2d_record'] = vit_record_tensor(
+        vit_weights_fingerprint(path, 'timm', arch, width, depth))
+    printer(f'wrote {len(vit)} tensors of the frozen 2D blocks (timm layout) to {path}; the '
+            f'stage-1 model records its sha256 (use this file as vit_blocks.checkpoint)')
 
 
 def main() -> None:

@@ -19,6 +19,9 @@ class LoadTeacherFeatures(BaseTransform):
     'text'). Add ``out_key`` and ``out_key + '_cache'`` to ``Pack3DDetInputs``' meta_keys;
     ``ReCon`` then uses the cached target instead of running its teacher, after checking once
     per cache that it was made by the teacher of its own config (checkpoint sha256 included).
+    Opening the cache verifies ``features.npy`` against ``meta.json`` (complete, shape, dtype,
+    sha256 of the values; once per process and file version), so a replaced, zeroed or
+    truncated file is refused with the command that rebuilds it.
 
     Args:
         cache_dir: a folder written by ``tools/cache_teacher_features.py``.

@@ -42,8 +42,15 @@ class PointPatchTransformer(BaseModule):
             visible groups: the patch encoder costs 1 - mask_ratio as much, and its training-
             mode BatchNorm sees visible groups only (a deviation; eval mode is identical).
         init_cfg: default: truncated normal (std 0.02) Linear layers, unit norms; or e.g.
-            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``.
+            ``dict(type='Pretrained', checkpoint=..., prefix='backbone.')``, which refuses a
+            checkpoint with another shape or a missing key, except the CLS token and its
+            position (``optional_pretrained_keys``): a pre-training without them (Point-MAE)
+            leaves them at their truncated normal init.
     """
+
+    # keys a Pretrained init_cfg may not find in a pre-training checkpoint
+    # (see pt3kd_mm/utils/checkpoint.py)
+    optional_pretrained_keys = ('cls_token', 'cls_pos')
 
     def __init__(self,
                  embed_dims: int = 384,

@@ -8,6 +8,7 @@ from mmdet3d.registry import MODELS
 
 from ..teachers import TeacherSet
 from ..utils.derived_cfg import derive_part_cfg
+from ..utils.masking import num_masked
 from .point_mae import PointMAE
 
 
@@ -41,6 +42,9 @@ class ACT(PointMAE):
                  init_cfg: Optional[dict] = None) -> None:
         if teacher_mode not in ('train', 'eval'):
             raise ValueError(f"teacher_mode must be 'train' or 'eval', got {teacher_mode!r}")
+        # refuse a mask ratio hiding no group before the stage-1 teacher is loaded
+        num_masked(backbone['num_groups'] if isinstance(backbone, dict) else backbone.num_groups,
+                   mask_ratio, name='model.mask_ratio')
         teachers = TeacherSet(dict(stage1=teacher), cfg_key='model.teacher')
         stage1 = teachers['stage1'].network
         if hasattr(stage1, 'embed_dims'):

@@ -1,7 +1,8 @@
 """ACT stage 1: a dVAE around a frozen, prompt-tuned 2D transformer (ACT, Dong et al.,
 ICLR 2023; reference code RunpeiDong/ACT)."""
 import math
-from typing import Dict, List, Optional
+import warnings
+from typing import Any, Dict, List, Optional
 
 import torch
 import torch.nn.functional as F
@@ -12,6 +13,7 @@ from torch import Tensor, nn
 from mmdet3d.registry import MODELS
 
 from ..layers.dgcnn import TokenDGCNN
+from ..teachers.frozen_vit_blocks import read_vit_record, vit_record_tensor
 from ..layers.folding_decoder import FoldingGroupDecoder
 from ..layers.patch_embed import MiniPointNetEmbed, center_pos_embed
 from ...ops import group_points
@@ -49,6 +51,19 @@ class ACTAutoencoder(BaseModel):
     ``gumbel_tau`` and ``kl_weight`` are attributes, scheduled by ``CosineScheduleHook``.
     ``forward(mode='tensor')`` returns the features after the second DGCNN (the stage-2 target).
 
+    The 2D weights it was trained with are recorded in every state dict it saves: the buffer
+    ``weights_2d_record`` holds ``FrozenViTBlocks.fingerprint`` (the 2D file's sha256, path,
+    source, arch, width, depth) as fixed-size uint8 JSON (``vit_record_tensor``), so the
+    record travels with any checkpoint or plain state dict of the model (a tensor, where an
+    ``_extra_state`` object would break code that expects tensors in a state dict). Loading a
+    state dict (stage-2 teacher, resume, ``load_from``) compares the record with the 2D file
+    this model was built with (``vit_blocks.checkpoint``; in ACT stage 2
+    ``model.teacher.model.vit_blocks.checkpoint``): another file's sha256 raises ``ValueError``
+    naming both files and hashes (a warning with ``on_vit_mismatch='warn'``); a state dict
+    without a record (written before the record existed) loads with a ``UserWarning`` saying
+    that the 2D weights cannot be checked (a warning, not an error, so existing stage-1 runs
+    stay usable).
+
     Args:
         vit_blocks: a ``FrozenViTBlocks`` config (the frozen 2D transformer).
         embed_dims: point-token width (384).
@@ -59,6 +74,9 @@ class ACTAutoencoder(BaseModel):
         prompt_dropout: dropout on the prompt tokens (0.1).
         dgcnn_k: neighbours of the DGCNN centre graph (4).
         gumbel_tau / kl_weight: initial values (the hooks set them every iteration).
+        on_vit_mismatch: 'error' (default) or 'warn' when a loaded state dict was trained with
+            other 2D weights than ``vit_blocks.checkpoint`` (for experts who swap the 2D model
+            on purpose).
     """
 
     def __init__(self,
@@ -73,11 +91,16 @@ class ACTAutoencoder(BaseModel):
                  dgcnn_k: int = 4,
                  gumbel_tau: float = 1.0,
                  kl_weight: float = 0.0,
+                 on_vit_mismatch: str = 'error',
                  data_preprocessor: Optional[dict] = None,
                  init_cfg: Optional[dict] = None) -> None:
         super().__init__(
             data_preprocessor=data_preprocessor or dict(type='PointCloudPreprocessor'),
             init_cfg=init_cfg)
+        if on_vit_mismatch not in ('error', 'warn'):
+            raise ValueError(f"on_vit_mismatch must be 'error' or 'warn', got "
+                             f'{on_vit_mismatch!r}')
+        self.on_vit_mismatch = on_vit_mismatch
         self.embed_dims, self.num_groups, self.group_size = embed_dims, num_groups, group_size
         self.num_prompts, self.deep_prompts = num_prompts, deep_prompts
         self.gumbel_tau, self.kl_weight = gumbel_tau, kl_weight
@@ -86,6 +109,8 @@ class ACTAutoencoder(BaseModel):
         self.codebook = nn.Parameter(torch.randn(num_tokens, embed_dims))
         self.vit = MODELS.build(vit_blocks)
         width = self.vit.embed_dims
+        # which 2D weights this model is trained with, saved in every state dict
+        self.register_buffer('weights_2d_record', vit_record_tensor(self.vit.fingerprint))
         self.input_proj = nn.Linear(embed_dims, width)
         self.pos_embed = center_pos_embed(width)
         self.prompt_tokens = nn.Parameter(torch.zeros(1, num_prompts, width))
@@ -113,9 +138,42 @@ class ACTAutoencoder(BaseModel):
             names += ['deep_prompt_tokens', 'deep_prompt_pos']
         return [getattr(self, n) for n in names]
 
+    def check_vit_record(self, record: Optional[Dict[str, Any]]) -> None:
+        """Compare the 2D-weights record of a state dict being loaded with this model's 2D
+        file (see the class docstring)."""
+        mine = self.vit.fingerprint
+        if not record:
+            warnings.warn(
+                f'{type(self).__name__}: the state dict being loaded records no 2D weights '
+                f'fingerprint (saved before fingerprints were recorded, or converted without '
+                f'the 2D file), so it cannot be checked that it was trained with the 2D file '
+                f'{mine["file"]} (sha256 {mine["file_sha256"]}) of vit_blocks.checkpoint. A '
+                f'different 2D file gives wrong features without an error: make sure it is the '
+                f'one the stage-1 checkpoint was trained with (re-convert reference checkpoints '
+                f'with tools/model_converters/act_to_pt3kd.py to record it).')
+            return
+        if record.get('file_sha256') == mine['file_sha256']:
+            return
+        msg = (f'{type(self).__name__}: the state dict being loaded was trained with the 2D '
+               f'weights {record.get("file")} (sha256 {record.get("file_sha256")}, source '
+               f'{record.get("source")}, arch {record.get("arch")}), but this model\'s '
+               f'vit_blocks.checkpoint is {mine["file"]} (sha256 {mine["file_sha256"]}, source '
+               f'{mine["source"]}, arch {mine["arch"]}): the frozen 2D blocks differ, so the '
+               f'learnt prompts and projections do not fit them. Point vit_blocks.checkpoint '
+               f'(model.teacher.model.vit_blocks.checkpoint in ACT stage 2) at the 2D file the '
+               f'stage-1 model was trained with, or use a stage-1 checkpoint trained with this '
+               f"one (on_vit_mismatch='warn' only warns).")
+        if self.on_vit_mismatch == 'error':
+            raise ValueError(msg)
+        warnings.warn(msg)
+
     def _load_from_state_dict(self, state_dict, prefix, *args, **kwargs) -> None:
         """Reads checkpoints of the earlier layout (``prompts`` (n_sets, P, W) with one
-        ``prompt_pos`` shared by all blocks) as the same function in the current one."""
+        ``prompt_pos`` shared by all blocks) as the same function in the current one, and
+        checks the 2D-weights record (``check_vit_record``; this model keeps its own)."""
+        record = state_dict.get(prefix + 'weights_2d_record')
+        self.check_vit_record(None if record is None else read_vit_record(record))
+        state_dict[prefix + 'weights_2d_record'] = self.weights_2d_record
         old = state_dict.pop(prefix + 'prompts', None)
         if old is not None:
             state_dict[prefix + 'prompt_tokens'] = old[:1]

@@ -10,7 +10,7 @@ from mmdet3d.structures import Det3DDataSample
 
 from ..losses import chamfer_distance
 from ..utils.derived_cfg import derive_part_cfg
-from ..utils.masking import block_group_mask, random_group_mask
+from ..utils.masking import block_group_mask, num_masked, random_group_mask
 
 
 class MaskedForward(NamedTuple):
@@ -34,7 +34,8 @@ class PointMAE(BaseSelfSupervisor):
         head: a ``PointReconstructionHead`` config.
         The neck and head take ``embed_dims`` and ``group_size`` from the backbone (set them
         there only; a part that sets another value is an error).
-        mask_ratio: fraction of groups hidden per cloud.
+        mask_ratio: fraction of groups hidden per cloud, 0 < mask_ratio < 1 with at least one
+            group hidden (checked here against ``backbone.num_groups``).
         mask_type: 'rand' (uniform) or 'block' (the groups nearest to a random centre).
         data_preprocessor: defaults to ``PointCloudPreprocessor``.
     """
@@ -51,6 +52,7 @@ class PointMAE(BaseSelfSupervisor):
             raise ValueError(f"mask_type must be 'rand' or 'block', got {mask_type!r}")
         if not isinstance(backbone, nn.Module):
             backbone = MODELS.build(backbone)
+        num_masked(backbone.num_groups, mask_ratio, name='model.mask_ratio')
         neck = derive_part_cfg(neck, self.backbone_facts(backbone), 'model.neck',
                                'model.backbone')
         head = derive_part_cfg(head, self.backbone_facts(backbone), 'model.head',
@@ -117,10 +119,10 @@ class PointMAE(BaseSelfSupervisor):
         out = self.masked_forward(inputs['points'])
         pred = self.head.predict(out.masked_tokens)  # (B, M, K, 3)
         target = self.masked_groups(out)  # (B, M, K, 3)
-        batch, num_masked = pred.shape[:2]
+        batch, num_hidden = pred.shape[:2]
         per_group = {
             mode: chamfer_distance(pred.flatten(0, 1), target.flatten(0, 1), mode,
-                                   reduction='none').reshape(batch, num_masked)
+                                   reduction='none').reshape(batch, num_hidden)
             for mode in ('l2', 'l1')
         }
         # a cloud's value: the mean over its masked groups (the loss's reduction per cloud)

@@ -122,6 +122,8 @@ class FrozenTeacher(BaseModule):
         except RuntimeError as err:  # shape mismatches
             raise RuntimeError(f'{type(self).__name__}: {checkpoint} does not fit the teacher '
                                f'built from the config (check its size / arch): {err}') from err
+        except ValueError as err:  # the network refuses what the file records (its 2D weights)
+            raise ValueError(f'{type(self).__name__}: {checkpoint}: {err}') from err
         if result.missing_keys or result.unexpected_keys:
             raise KeyError(f'{type(self).__name__}: {checkpoint} does not match the teacher: '
                            f'missing keys {result.missing_keys[:10]}, unexpected keys '

@@ -204,9 +204,24 @@ class _OpenCLIPTeacher(FrozenTeacher):
         path = osp.expanduser(checkpoint)
         if path.endswith('.safetensors'):
             from safetensors.torch import load_file
-            return load_file(path, device='cpu')
+            try:
+                return load_file(path, device='cpu')
+            except Exception as err:  # SafetensorError on a corrupt / truncated file
+                raise RuntimeError(
+                    f'{type(self).__name__}: CLIP checkpoint {path} is unreadable as '
+                    f'.safetensors ({err}); expected an open_clip state dict saved with '
+                    f'safetensors: download it again. {self.how_to_get}') from err
         if _is_torchscript(path):
-            state = torch.jit.load(path, map_location='cpu').state_dict()
+            try:
+                state = torch.jit.load(path, map_location='cpu').state_dict()
+            except Exception as err:  # RuntimeError from the archive reader, without the path
+                raise RuntimeError(
+                    f'{type(self).__name__}: CLIP checkpoint {path} looks like a TorchScript '
+                    f'archive (OpenAI\'s CLIP .pt format: a zip with constants.pkl) but '
+                    f'torch.jit.load cannot read it ({err}); expected an intact OpenAI CLIP '
+                    f'.pt (e.g. ViT-B-32.pt), an open_clip state dict or a .safetensors file: '
+                    f'the file is corrupt or not a CLIP model, download it again. '
+                    f'{self.how_to_get}') from err
             # scripted / traced archives also keep derived buffers (attn_mask)
             for key in ('input_resolution', 'context_length', 'vocab_size', 'attn_mask'):
                 state.pop(key, None)

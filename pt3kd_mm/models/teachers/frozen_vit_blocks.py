@@ -1,13 +1,58 @@
 """The transformer blocks and final norm of a pretrained 2D ViT, frozen, for ACT's
 cross-modal autoencoder (no patch embedding, CLS or 2D position embedding is used)."""
-from typing import Dict, Optional, Union
+import json
+import os.path as osp
+from typing import Any, Dict, Optional, Union
 
+import torch
 from torch import Tensor, nn
 
 from mmdet3d.registry import MODELS
 
+from ...utils.teacher_cache import file_sha256
 from .base_teacher import FrozenTeacher
 from .vit_keys import timm_vit_to_mmpretrain
+
+
+def vit_weights_fingerprint(checkpoint: str, source: str, arch: Any, embed_dims: int,
+                            num_blocks: int) -> Dict[str, Any]:
+    """What identifies the frozen 2D weights of ACT stage 1: the file's sha256 (content, so a
+    moved or copied file still matches) with its path, layout and size, as plain data (it is
+    stored in checkpoints, which load with ``weights_only=True``)."""
+    return dict(file=osp.abspath(osp.expanduser(checkpoint)),
+                file_sha256=file_sha256(osp.expanduser(checkpoint)), source=source,
+                arch=json.loads(json.dumps(arch, default=str)), embed_dims=int(embed_dims),
+                num_blocks=int(num_blocks))
+
+
+#: bytes of ``vit_record_tensor`` (fixed, so that checkpoints of models built with different
+#: 2D files have the same shapes and shape checks never trip over the record)
+VIT_RECORD_BYTES = 512
+
+
+def vit_record_tensor(fingerprint: Dict[str, Any]) -> Tensor:
+    """A ``vit_weights_fingerprint`` as a (VIT_RECORD_BYTES,) uint8 tensor (UTF-8 JSON,
+    zero-padded; long paths / archs shortened), to be kept in a state dict: tensors only, so
+    it survives any state-dict handling (converters, exporters, shape checks, DDP)."""
+    record = dict(fingerprint)
+    data = json.dumps(record).encode('utf-8')
+    if len(data) > VIT_RECORD_BYTES:
+        record['file'] = '.../' + osp.basename(record['file'])[-200:]
+        record['arch'] = str(record['arch'])[:100]
+        data = json.dumps(record).encode('utf-8')
+    out = torch.zeros(VIT_RECORD_BYTES, dtype=torch.uint8)
+    out[:len(data)] = torch.tensor(list(data), dtype=torch.uint8)
+    return out
+
+
+def read_vit_record(tensor: Tensor) -> Optional[Dict[str, Any]]:
+    """The fingerprint in a ``vit_record_tensor`` (None for an all-zero / unreadable one)."""
+    data = bytes(tensor.detach().cpu().to(torch.uint8).flatten().tolist()).rstrip(b'\0')
+    try:
+        record = json.loads(data.decode('utf-8')) if data else None
+    except ValueError:
+        return None
+    return record if isinstance(record, dict) else None
 
 
 class _BlocksAndNorm(nn.Module):
@@ -58,6 +103,11 @@ class FrozenViTBlocks(FrozenTeacher):
         super().__init__(checkpoint)
         self.embed_dims = self.network.embed_dims
         self.num_blocks = len(self.network.blocks)
+        #: the 2D weights' fingerprint (``vit_weights_fingerprint``), which ``ACTAutoencoder``
+        #: records in its checkpoints
+        self.fingerprint = vit_weights_fingerprint(
+            checkpoint, source, model_name if source == 'open_clip' else arch, self.embed_dims,
+            self.num_blocks)
 
     def build_network(self) -> nn.Module:
         if self.source == 'open_clip':

@@ -5,11 +5,24 @@ import torch
 from torch import Tensor
 
 
-def num_masked(num_groups: int, mask_ratio: float) -> int:
-    """Groups hidden per cloud: int(ratio * G), as the reference."""
-    if not 0.0 <= mask_ratio < 1.0:
-        raise ValueError(f'mask_ratio must be in [0, 1), got {mask_ratio}')
-    return int(mask_ratio * num_groups)
+def num_masked(num_groups: int, mask_ratio: float, name: str = 'mask_ratio') -> int:
+    """Groups hidden per cloud: int(ratio * G), as the reference.
+
+    Raises:
+        ValueError: naming ``name`` unless 0 < mask_ratio < 1 and at least one group is hidden
+            (masked point modelling reconstructs the hidden groups: with none, the loss has no
+            target) and one stays visible.
+    """
+    if not 0.0 < mask_ratio < 1.0:
+        raise ValueError(f'{name} must be in (0, 1), got {mask_ratio}: masked point modelling '
+                         f'hides that fraction of the groups and reconstructs them (the '
+                         f'references use 0.6 for Point-MAE / ReCon, 0.8 for ACT)')
+    n = int(mask_ratio * num_groups)
+    if n < 1:
+        raise ValueError(f'{name}={mask_ratio} hides int({mask_ratio} * {num_groups}) = 0 of the '
+                         f'{num_groups} groups; raise it to at least {1 / num_groups:.3g} '
+                         f'(or use more groups): masked point modelling needs a hidden group')
+    return n
 
 
 def random_group_mask(batch: int, num_groups: int, mask_ratio: float,

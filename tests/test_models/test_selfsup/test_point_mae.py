@@ -48,6 +48,22 @@ def test_block_mask_is_the_nearest_groups():
 def test_mask_ratio_validation():
     with pytest.raises(ValueError, match='mask_ratio'):
         random_group_mask(1, 10, 1.0)
+    with pytest.raises(ValueError, match=r'mask_ratio must be in \(0, 1\), got 0.0'):
+        random_group_mask(1, 10, 0.0)
+    with pytest.raises(ValueError, match=r'mask_ratio=0.05 hides int\(0.05 \* 10\) = 0 of '
+                       r'the 10 groups; raise it to at least 0.1'):
+        block_group_mask(torch.rand(1, 10, 3), 0.05)
+
+
+@pytest.mark.parametrize('ratio,message', [
+    (0.0, r'model\.mask_ratio must be in \(0, 1\), got 0\.0'),
+    (0.05, r'model\.mask_ratio=0\.05 hides int\(0\.05 \* 16\) = 0 of the 16 groups'),
+])
+def test_mask_ratio_without_hidden_groups_is_refused_at_build(ratio, message):
+    """mask_ratio=0.0 (or too small for num_groups=16) failed deep in the Chamfer loss with
+    "expected (B, N, D) and (B, M, D) point sets, got (32, 8, 3) and (0, 8, 3)"."""
+    with pytest.raises(ValueError, match=message):
+        tiny_model(mask_ratio=ratio)
 
 
 def test_reconstruction_head_loss_on_hand_example():

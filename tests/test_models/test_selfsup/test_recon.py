@@ -185,3 +185,14 @@ def test_zero_shot_metric_errors():
         metric.process({}, [dict(zero_shot_embedding=np.zeros(2))])
     with pytest.raises(ValueError, match='no predictions'):
         metric.compute_metrics([])
+
+
+def test_mask_ratio_zero_is_refused_at_build():
+    """mask_ratio=0.0 failed deep in the Chamfer loss (an empty set of masked groups)."""
+    from os import path as osp
+    from mmengine.config import Config
+    from pt3kd_mm.testing import REPO
+    cfg = Config.fromfile(osp.join(REPO, 'tests/configs/tiny_recon.py'))
+    cfg.model.mask_ratio = 0.0
+    with pytest.raises(ValueError, match=r'model\.mask_ratio must be in \(0, 1\), got 0\.0'):
+        MODELS.build(cfg.model)

@@ -290,3 +290,22 @@ def test_random_clip_tool(tmp_path, monkeypatch, capsys):
     assert not torch.equal(state['visual.conv1.weight'], seed0['visual.conv1.weight'])
     teacher = text_teacher(out, model_cfg=cfg)
     assert teacher.embed_dims == 32
+
+
+def test_corrupt_torchscript_and_safetensors_name_the_file(tmp_path):
+    """torch.jit.load's errors ("Expected hasRecord("version") ...", "Expected PROTO opcode
+    ...") did not name the file; safetensors' neither."""
+    import zipfile
+    fake = str(tmp_path / 'ViT-B-32.pt')
+    with zipfile.ZipFile(fake, 'w') as archive:  # looks TorchScript (constants.pkl), is not
+        archive.writestr('ViT-B-32/constants.pkl', b'not a pickle')
+    with pytest.raises(RuntimeError, match=r'CLIPImageTeacher: CLIP checkpoint .*ViT-B-32\.pt '
+                       r'looks like a TorchScript archive .* torch\.jit\.load cannot read it '
+                       r'\(.*\); expected an intact OpenAI CLIP \.pt'):
+        image_teacher(fake)
+    bad = str(tmp_path / 'open_clip_model.safetensors')
+    with open(bad, 'wb') as f:
+        f.write(b'garbage, not safetensors')
+    with pytest.raises(RuntimeError, match=r'CLIPTextTeacher: CLIP checkpoint .*open_clip_model'
+                       r'\.safetensors is unreadable as \.safetensors'):
+        text_teacher(bad)
