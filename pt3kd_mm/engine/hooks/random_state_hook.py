@@ -7,7 +7,7 @@ from typing import List, Optional
 import numpy as np
 import torch
 from mmengine.dataset import worker_init_fn as mmengine_worker_init_fn
-from mmengine.dist import all_gather_object, get_rank, get_world_size
+from mmengine.dist import get_rank, get_world_size
 from mmengine.hooks import Hook
 from torch.utils.data import DataLoader
 
@@ -65,18 +65,23 @@ def seed_worker_from_loader(worker_id: int, num_workers: int, rank: int,
 
 @HOOKS.register_module()
 class RandomStateHook(Hook):
-    """Saves the RNG states of every rank in checkpoints and restores them on resume.
+    """Saves the RNG states in checkpoints and restores them on resume.
 
     A resumed run then continues the augmentation, masking and dropout draws of the
     uninterrupted run instead of replaying those of iteration 0 (with
     ``randomness=dict(seed=..., deterministic=True)`` it ends with the same weights).
 
-    * ``before_save_checkpoint``: ``checkpoint['random_states']`` = a list with the states of
-      each rank (gathered; ``runner.save_checkpoint`` runs on every rank). The states are those
-      at the point of saving, e.g. after the epoch for an epoch-end checkpoint.
-    * ``after_load_checkpoint`` (resume only, not ``load_from``): keeps this rank's states;
+    * ``before_save_checkpoint``: ``checkpoint['random_states']`` = ``[states]``, the saving
+      process's states at the point of saving (e.g. after the epoch for an epoch-end
+      checkpoint). ``Runner.save_checkpoint`` runs on rank 0 only (``master_only``), so no
+      collective can run there: with several processes rank 0's states are saved.
+    * ``after_load_checkpoint`` (resume only, not ``load_from``): keeps the saved states;
       ``before_train`` restores them, after everything the runner does on resume (mmengine
-      re-seeds when the checkpoint's seed differs from the config's).
+      re-seeds when the checkpoint's seed differs from the config's). With several processes
+      every rank gets rank 0's states: exact when the ranks were seeded alike (mmengine's
+      default, ``diff_rank_seed=False``) and draw alike per step (augmentations and masks
+      draw the same amount for every sample); with ``diff_rank_seed=True`` a warning says
+      the other ranks' streams are not restored.
     * validation leaves the training RNG untouched (states saved in ``before_val``, restored
       in ``after_val``), so a run that validates draws in training what a run resumed after
       the validation draws; a checkpoint saved during validation (``save_best``) holds the
@@ -97,10 +102,7 @@ class RandomStateHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         states = self._before_val if self._before_val is not None else get_random_states()
-        if get_world_size() > 1:
-            checkpoint[CHECKPOINT_KEY] = all_gather_object(states)
-        else:
-            checkpoint[CHECKPOINT_KEY] = [states]
+        checkpoint[CHECKPOINT_KEY] = [states]
 
     def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
         if not getattr(runner, '_resume', False):
@@ -111,12 +113,19 @@ class RandomStateHook(Hook):
                 'the checkpoint being resumed holds no random states (saved without '
                 'RandomStateHook): the resumed run draws from a fresh seed, so it will not '
                 'match an uninterrupted run')
-        elif len(saved) != get_world_size():
+        elif len(saved) == get_world_size():  # one state per rank
+            self._resumed_states = saved[get_rank()]
+        elif len(saved) == 1:  # the saving rank's states, for every rank
+            self._resumed_states = saved[0]
+            if get_world_size() > 1 and runner.cfg.get('randomness', {}).get('diff_rank_seed'):
+                runner.logger.warning(
+                    'diff_rank_seed=True: every rank resumes with rank 0\'s random states '
+                    '(checkpoints hold the saving rank\'s), so ranks other than 0 do not '
+                    'continue their own streams')
+        else:
             runner.logger.warning(
                 f'the checkpoint being resumed holds the random states of {len(saved)} ranks, '
                 f'this run has {get_world_size()}: random states are not restored')
-        else:
-            self._resumed_states = saved[get_rank()]
 
     def before_train(self, runner) -> None:
         loader = runner.train_loop.dataloader
