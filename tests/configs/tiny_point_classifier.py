@@ -33,3 +33,5 @@ param_scheduler = [dict(type='CosineAnnealingLR', eta_min=1e-5, by_epoch=True,
                         convert_to_iter_based=True)]
 train_cfg = dict(max_epochs=8, val_interval=8)
 default_hooks = dict(logger=dict(interval=5), checkpoint=dict(interval=8))
+# a fixed seed: without one every run draws another and the accuracy check becomes a lottery
+randomness = dict(seed=0)
