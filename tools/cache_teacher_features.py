@@ -4,10 +4,15 @@ feature cache that ``LoadTeacherFeatures`` reads during training).
     python tools/cache_teacher_features.py CONFIG --teacher img  --out DIR [--dtype float16]
     python tools/cache_teacher_features.py CONFIG --teacher text --out DIR
 
-``--teacher img``: ``model.img_teacher`` on the augmentation-free view of every sample
-(``img_test_pipeline`` of the config), keyed by the view's file name.
-``--teacher text``: ``model.text_teacher`` on every prompt the config's ``RandomTextPrompt``
-can produce for every class of the dataset, keyed by the prompt.
+``--teacher NAME`` caches ``model.<NAME>_teacher``:
+``text`` (a CLIP text teacher): on every prompt the config's ``RandomTextPrompt`` can produce
+for every class of the dataset, keyed by the prompt.
+``img`` and any other image teacher (e.g. a ``ClipCapPrefixTeacher``): on the
+augmentation-free image of every sample (``img_test_pipeline`` of the config), keyed by the
+image's file name.
+A teacher's output of any shape per input is stored flattened with its ``row_shape`` in
+``meta.json``; ``LoadTeacherFeatures`` gives the rows back in that shape (a ClipCap prefix:
+(prefix_length, 768)).
 
 The cache is written atomically (into a temporary sibling folder of ``--out`` that replaces a
 previous cache only when complete: an interrupted run leaves the old cache as it was) with the
@@ -31,7 +36,9 @@ from torch.utils.data import DataLoader
 def parse_args(argv=None):
     parser = argparse.ArgumentParser(description='Cache a frozen teacher\'s features')
     parser.add_argument('config', help='the training config (model.<name>_teacher, dataset)')
-    parser.add_argument('--teacher', choices=['img', 'text'], required=True)
+    parser.add_argument('--teacher', required=True,
+                        help='NAME of the model.<NAME>_teacher to cache: img, text, or another '
+                        'image teacher of the config')
     parser.add_argument('--out', required=True, help='cache folder to write')
     parser.add_argument('--dtype', choices=['float16', 'float32'], default='float16')
     parser.add_argument('--batch-size', type=int, default=64)
@@ -128,17 +135,22 @@ def build_cache(argv=None) -> str:
 
     teacher_cfg = cfg.model.get(f'{args.teacher}_teacher')
     if not teacher_cfg:
-        raise KeyError(f'{args.config} has no model.{args.teacher}_teacher to cache')
+        names = sorted(k[:-len('_teacher')] for k in cfg.model if k.endswith('_teacher'))
+        raise KeyError(f'{args.config} has no model.{args.teacher}_teacher to cache (its '
+                       f'teachers: {names})')
     fingerprint = teacher_fingerprint(teacher_cfg)
     start = time.perf_counter()
     teacher = MODELS.build(teacher_cfg).to(args.device)
-    fn = image_features if args.teacher == 'img' else text_features
+    from pt3kd_mm.models.teachers import CLIPTextTeacher
+    is_text = isinstance(teacher, CLIPTextTeacher)
+    fn = text_features if is_text else image_features
     keys, feats = fn(cfg, teacher, args)
     seconds = time.perf_counter() - start
     write_cache(args.out, keys, feats, fingerprint, args.dtype,
-                extra=dict(kind=args.teacher, key='img_path' if args.teacher == 'img' else 'text',
+                extra=dict(kind=args.teacher, key='text' if is_text else 'img_path',
                            source_config=osp.abspath(args.config), seconds=round(seconds, 3)))
-    print(f'cached {len(keys)} {args.teacher} features of width {feats.shape[1]} ({args.dtype}) '
+    shape = 'x'.join(str(s) for s in feats.shape[1:])
+    print(f'cached {len(keys)} {args.teacher} features of shape {shape} ({args.dtype}) '
           f'in {seconds:.1f} s ({seconds / max(len(keys), 1) * 1000:.1f} ms per entry) -> '
           f'{args.out}')
     return args.out

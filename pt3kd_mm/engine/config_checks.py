@@ -5,6 +5,10 @@ from typing import Any, Iterable, Iterator, List, Tuple
 
 #: the transform that loads rendered views
 IMAGE_LOADER = 'LoadRenderedImage'
+#: every transform that loads the images an image teacher sees: the rendered views
+#: (``to_rgb``) and the ScanNet frames of concept distillation; a loader's order is its
+#: ``to_rgb`` / ``channel_order`` argument (or that argument's default), 'rgb' without either
+IMAGE_LOADERS = (IMAGE_LOADER, 'LoadFrameImage')
 #: where a run reads images (the dataloaders, and the feature-cache tool's img_test_pipeline)
 #: and where image teachers are configured; other top-level variables are building blocks
 LOADER_KEYS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'img_test_pipeline')
@@ -45,7 +49,8 @@ def _class(registry, type_name: Any):
 
 def image_teacher_orders(cfg: dict) -> List[Tuple[str, str]]:
     """(config path, channel_order) of every image teacher (a ``NormalisesImages`` model)
-    configured in ``cfg``'s model or evaluators."""
+    configured in ``cfg``'s model or evaluators, nested ones included (the CLIP teacher inside
+    a ``ClipCapPrefixTeacher``: ``model.<name>_teacher.clip``)."""
     from mmdet3d.registry import MODELS
     from ..models.teachers.image_input import NormalisesImages
     out = []
@@ -56,14 +61,31 @@ def image_teacher_orders(cfg: dict) -> List[Tuple[str, str]]:
     return out
 
 
+def _loader_order(cls: Any, node: dict) -> str:
+    """'rgb' / 'bgr': the order an image loader's config ``node`` loads images in."""
+    params = inspect.signature(cls.__init__).parameters if isinstance(cls, type) else {}
+    if 'to_rgb' in node or 'to_rgb' in params:
+        return 'rgb' if node.get('to_rgb', params['to_rgb'].default if 'to_rgb' in params
+                                 else True) else 'bgr'
+    if 'channel_order' in node or 'channel_order' in params:
+        return str(node.get('channel_order', params['channel_order'].default
+                            if 'channel_order' in params else 'rgb')).lower()
+    return 'rgb'
+
+
 def image_loader_orders(cfg: dict) -> List[Tuple[str, str]]:
-    """(config path, 'rgb' / 'bgr') of every ``LoadRenderedImage`` in ``cfg``'s dataloaders
-    and ``img_test_pipeline``."""
-    from ..datasets.transforms.image_text import LoadRenderedImage
-    default = _default(LoadRenderedImage, 'to_rgb')
-    return [(path, 'rgb' if node.get('to_rgb', default) else 'bgr')
-            for path, node in _parts(cfg, LOADER_KEYS)
-            if node.get('type') in (IMAGE_LOADER, LoadRenderedImage)]
+    """(config path, 'rgb' / 'bgr') of every image loader (``IMAGE_LOADERS``:
+    ``LoadRenderedImage``, ``LoadFrameImage``) in ``cfg``'s dataloaders and
+    ``img_test_pipeline``."""
+    from mmdet3d.registry import TRANSFORMS
+    from ..datasets import transforms  # noqa: F401  (registers the loaders)
+    out = []
+    for path, node in _parts(cfg, LOADER_KEYS):
+        type_name = node.get('type')
+        name = type_name.__name__ if isinstance(type_name, type) else type_name
+        if name in IMAGE_LOADERS:
+            out.append((path, _loader_order(_class(TRANSFORMS, type_name), node)))
+    return out
 
 
 def check_image_channel_order(cfg: dict) -> None:
@@ -82,8 +104,9 @@ def check_image_channel_order(cfg: dict) -> None:
     listing = '; '.join([f'{p} loads {o.upper()} (to_rgb={o == "rgb"})' for p, o in loaders] +
                         [f'{p} takes {o.upper()} (channel_order={o!r})' for p, o in teachers])
     raise ValueError(
-        f'image channel orders disagree: {listing}. Set LoadRenderedImage(to_rgb=...) and '
-        f"every image teacher's channel_order to the same order (the reference ReCon loads "
+        f'image channel orders disagree: {listing}. Set the loaders (LoadRenderedImage('
+        f"to_rgb=...)) and every image teacher's channel_order (for a ClipCapPrefixTeacher: "
+        f"its clip=dict(channel_order=...)) to the same order (the reference ReCon loads "
         f"BGR: to_rgb=False, channel_order='bgr').")
 
 

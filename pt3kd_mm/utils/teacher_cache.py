@@ -4,8 +4,12 @@ training instead of running it.
 On disk, one folder per teacher::
 
     <cache_dir>/meta.json       teacher fingerprint, keys (row order), width, dtype, count,
-                                sha256 of the feature values (``features_sha256``)
-    <cache_dir>/features.npy    (N, D) float16 / float32, opened memory-mapped
+                                sha256 of the feature values (``features_sha256``), the shape
+                                of one row (``row_shape``)
+    <cache_dir>/features.npy    (N, D) float16 / float32, opened memory-mapped; D =
+                                prod(row_shape): a teacher output of any shape per input (a
+                                (10, 768) caption prefix) is stored flattened and read back in
+                                its shape (caches without ``row_shape``: (D,) rows)
 
 Rows are keyed by a string that identifies the teacher's input: a rendered view's file name
 (``<synset>-<id>.png``) or a prompt text.
@@ -62,19 +66,8 @@ def _plain(obj: Any) -> Any:
 UNVERIFIED = 'unverified: checkpoint file absent'
 
 
-def teacher_fingerprint(teacher_cfg: dict, require_checkpoint: bool = True) -> Dict[str, Any]:
-    """What identifies a teacher's outputs, from its config, without building it: the config
-    (checkpoint path excluded, so the cache survives moving files), the checkpoint's file name
-    and sha256.
-
-    Args:
-        teacher_cfg: the teacher's config.
-        require_checkpoint: raise when the checkpoint file is absent; otherwise its sha256 is
-            recorded as ``UNVERIFIED`` (training from a cache on a machine without the teacher
-            weights) and only the config and file name are compared.
-    """
-    cfg = _plain(dict(teacher_cfg))
-    checkpoint = cfg.pop('checkpoint', None)
+def _checkpoint_record(checkpoint: Optional[str], require_checkpoint: bool) -> Dict[str, Any]:
+    """{checkpoint_name, checkpoint_sha256} of a checkpoint path (see teacher_fingerprint)."""
     sha = None
     if checkpoint:
         path = osp.expanduser(checkpoint)
@@ -84,21 +77,67 @@ def teacher_fingerprint(teacher_cfg: dict, require_checkpoint: bool = True) -> D
             raise FileNotFoundError(f'teacher checkpoint {checkpoint} does not exist')
         else:
             sha = UNVERIFIED
-    return dict(config=cfg, checkpoint_name=osp.basename(checkpoint) if checkpoint else None,
+    return dict(checkpoint_name=osp.basename(checkpoint) if checkpoint else None,
                 checkpoint_sha256=sha)
+
+
+def _pop_nested_checkpoints(cfg: dict, path: str = '') -> Dict[str, Optional[str]]:
+    """Remove the ``checkpoint`` of every dict nested in ``cfg`` (e.g. the CLIP teacher inside
+    a ``ClipCapPrefixTeacher``: 'clip'); {dotted path: checkpoint}."""
+    found = {}
+    for key, value in cfg.items():
+        if isinstance(value, dict):
+            sub = f'{path}.{key}' if path else str(key)
+            if isinstance(value.get('checkpoint'), str):
+                found[sub] = value.pop('checkpoint')
+            found.update(_pop_nested_checkpoints(value, sub))
+    return found
+
+
+def teacher_fingerprint(teacher_cfg: dict, require_checkpoint: bool = True) -> Dict[str, Any]:
+    """What identifies a teacher's outputs, from its config, without building it: the config
+    (checkpoint paths excluded, so the cache survives moving files), the checkpoint's file name
+    and sha256, and the same for the checkpoint of every nested teacher config
+    (``nested_checkpoints``, e.g. ``{'clip': {...}}`` of a ``ClipCapPrefixTeacher``; only
+    recorded when there is one).
+
+    Args:
+        teacher_cfg: the teacher's config.
+        require_checkpoint: raise when a checkpoint file is absent; otherwise its sha256 is
+            recorded as ``UNVERIFIED`` (training from a cache on a machine without the teacher
+            weights) and only the config and file name are compared.
+    """
+    cfg = _plain(dict(teacher_cfg))
+    checkpoint = cfg.pop('checkpoint', None)
+    fingerprint = dict(config=cfg, **_checkpoint_record(checkpoint, require_checkpoint))
+    nested = _pop_nested_checkpoints(cfg)
+    if nested:
+        fingerprint['nested_checkpoints'] = {
+            k: _checkpoint_record(v, require_checkpoint) for k, v in sorted(nested.items())}
+    return fingerprint
+
+
+def _checkpoint_mismatch(found: Dict[str, Any], expected: Dict[str, Any],
+                         what: str = 'checkpoint') -> List[str]:
+    if expected.get('checkpoint_sha256') == UNVERIFIED:
+        if found.get('checkpoint_name') != expected.get('checkpoint_name'):
+            return [f"{what} file {found.get('checkpoint_name')} (cache) vs "
+                    f"{expected.get('checkpoint_name')} (config)"]
+    elif found.get('checkpoint_sha256') != expected.get('checkpoint_sha256'):
+        return [f"{what} sha256 {found.get('checkpoint_sha256')} (cache) vs "
+                f"{expected.get('checkpoint_sha256')} (config)"]
+    return []
 
 
 def fingerprint_mismatch(found: Dict[str, Any], expected: Dict[str, Any]) -> List[str]:
     """Human-readable differences between a cache's fingerprint and the config's (empty when
-    they agree). The sha256 is skipped when the config's checkpoint file is absent."""
-    diffs = []
-    if expected.get('checkpoint_sha256') == UNVERIFIED:
-        if found.get('checkpoint_name') != expected.get('checkpoint_name'):
-            diffs.append(f"checkpoint file {found.get('checkpoint_name')} (cache) vs "
-                         f"{expected.get('checkpoint_name')} (config)")
-    elif found.get('checkpoint_sha256') != expected.get('checkpoint_sha256'):
-        diffs.append(f"checkpoint sha256 {found.get('checkpoint_sha256')} (cache) vs "
-                     f"{expected.get('checkpoint_sha256')} (config)")
+    they agree). A sha256 is skipped when the config's checkpoint file is absent."""
+    diffs = _checkpoint_mismatch(found, expected)
+    f_nested, e_nested = found.get('nested_checkpoints', {}), expected.get('nested_checkpoints',
+                                                                           {})
+    for key in sorted(set(f_nested) | set(e_nested)):
+        diffs += _checkpoint_mismatch(f_nested.get(key, {}), e_nested.get(key, {}),
+                                      f'{key}.checkpoint')
     f_cfg, e_cfg = found.get('config', {}), expected.get('config', {})
     for key in sorted(set(f_cfg) | set(e_cfg)):
         if f_cfg.get(key) != e_cfg.get(key):
@@ -145,10 +184,15 @@ def check_cache_teacher(cache_dir: str, meta: dict, expected_teacher: dict) -> N
         ValueError: naming the cache and every difference.
     """
     expected = teacher_fingerprint(expected_teacher, require_checkpoint=False)
-    if expected['checkpoint_sha256'] == UNVERIFIED:
+    absent = [name for name, record in [('checkpoint', expected)] + sorted(
+        expected.get('nested_checkpoints', {}).items())
+              if record['checkpoint_sha256'] == UNVERIFIED]
+    if absent:
         warnings.warn(f'{cache_dir}: the teacher checkpoint {expected_teacher.get("checkpoint")} '
                       f'is absent here, so only the teacher config and the file name are '
-                      f'checked against the cache')
+                      f'checked against the cache' if absent == ['checkpoint'] else
+                      f'{cache_dir}: teacher checkpoints absent here ({absent}), so only the '
+                      f'teacher config and their file names are checked against the cache')
     diffs = fingerprint_mismatch(meta['teacher'], expected)
     if diffs:
         raise ValueError(
@@ -260,16 +304,22 @@ def _write_synced(path: str, write) -> None:
 def write_cache(cache_dir: str, keys: Sequence[str], features: np.ndarray,
                 fingerprint: Dict[str, Any], dtype: str = 'float16',
                 extra: Optional[dict] = None) -> str:
-    """Write ``features`` (N, D), row i belonging to ``keys[i]``, with the teacher's
-    ``fingerprint`` and the features' sha256, shape and dtype. Returns ``cache_dir``.
+    """Write ``features`` (N, *row_shape), row i belonging to ``keys[i]``, with the teacher's
+    ``fingerprint`` and the features' sha256, shape and dtype. Rows are stored flattened,
+    (N, D = prod(row_shape)), and ``row_shape`` is recorded in ``meta.json``. Returns
+    ``cache_dir``.
 
     Atomic: the files are written into a temporary sibling folder, which replaces
     ``cache_dir`` (a previous cache) only when both are complete; on any error the temporary
     folder is removed and a previous cache stays as it was. A ``cache_dir`` holding other
     files than a cache's is refused, never replaced."""
     keys = list(keys)
-    if features.ndim != 2 or len(keys) != features.shape[0]:
-        raise ValueError(f'{len(keys)} keys for features of shape {features.shape}')
+    features = np.asarray(features)
+    if features.ndim < 2 or len(keys) != features.shape[0]:
+        raise ValueError(f'{len(keys)} keys for features of shape {features.shape}; expected '
+                         f'(N, *row_shape) with N = the number of keys')
+    row_shape = [int(s) for s in features.shape[1:]]
+    features = features.reshape(features.shape[0], -1)
     if len(set(keys)) != len(keys):
         dup = sorted({k for k in keys if keys.count(k) > 1})[:5]
         raise ValueError(f'duplicate cache keys {dup}: the key must identify the input uniquely')
@@ -281,7 +331,8 @@ def write_cache(cache_dir: str, keys: Sequence[str], features: np.ndarray,
         raise ValueError('the teacher produced only zeros; not caching them (check its weights)')
     stored = np.ascontiguousarray(features.astype(dtype))
     meta = dict(format_version=FORMAT_VERSION, teacher=fingerprint, keys=keys,
-                num_rows=len(keys), dims=int(features.shape[1]), dtype=dtype,
+                num_rows=len(keys), dims=int(features.shape[1]), row_shape=row_shape,
+                dtype=dtype,
                 features_sha256=features_sha256(stored), **(extra or {}))
     target = osp.abspath(cache_dir)
     _check_replaceable(target)
@@ -309,8 +360,27 @@ def write_cache(cache_dir: str, keys: Sequence[str], features: np.ndarray,
     return cache_dir
 
 
+def cache_row_shape(cache_dir: str, meta: dict) -> Tuple[int, ...]:
+    """The shape of one row of a cache: ``meta['row_shape']``, or (D,) for caches written
+    without it.
+
+    Raises:
+        ValueError: naming the cache when ``row_shape`` does not hold ``dims`` values.
+    """
+    dims = meta.get('dims')
+    if meta.get('row_shape') is None:
+        return (int(dims), )
+    shape = tuple(int(s) for s in meta['row_shape'])
+    if int(np.prod(shape)) != dims:
+        raise ValueError(f'teacher feature cache {cache_dir}: meta.json row_shape {list(shape)} '
+                         f'does not hold its {dims} values per row; rebuild the cache: '
+                         f'{rebuild_command(cache_dir, meta)}')
+    return shape
+
+
 class TeacherFeatureCache:
-    """Read side of a cache folder: ``cache[key]`` -> (D,) float32 row (memory-mapped file).
+    """Read side of a cache folder: ``cache[key]`` -> float32 row of shape ``row_shape``
+    ((D,) for caches without one; memory-mapped file).
 
     Args:
         cache_dir: the folder ``write_cache`` wrote.
@@ -337,6 +407,7 @@ class TeacherFeatureCache:
         if expected_teacher is not None:
             check_cache_teacher(cache_dir, self.meta, expected_teacher)
         self.cache_dir = cache_dir
+        self.row_shape: Tuple[int, ...] = cache_row_shape(cache_dir, self.meta)
         verify_features(cache_dir, self.meta)
         self.features = np.load(feat_path, mmap_mode='r')
         self.index = {k: i for i, k in enumerate(self.meta['keys'])}
@@ -353,4 +424,4 @@ class TeacherFeatureCache:
             raise KeyError(f'teacher feature cache {self.cache_dir} has no entry {key!r}; it was '
                            f'built for another dataset or split: rebuild it with '
                            f'tools/cache_teacher_features.py')
-        return np.asarray(self.features[row], dtype=np.float32)
+        return np.asarray(self.features[row], dtype=np.float32).reshape(self.row_shape)

@@ -202,3 +202,73 @@ def test_old_cache_without_checksum(tmp_path, teacher_file):
         TeacherFeatureCache(out, cfg)
     assert ('rebuild it: python tools/cache_teacher_features.py /cfgs/recon.py --teacher img '
             f'--out {out}') in str(info.value)
+
+
+# ------------------------------------------------------------------ rows of any shape
+def test_shaped_rows_round_trip(tmp_path, teacher_file):
+    """A (10, 768) ClipCap prefix per image: stored flattened, read back in its shape."""
+    cfg = dict(type='T', checkpoint=teacher_file)
+    feats = np.random.RandomState(0).randn(3, 10, 768).astype(np.float32)
+    out = write_cache(str(tmp_path / 'prefix'), ['a.jpg', 'b.jpg', 'c.jpg'], feats,
+                      teacher_fingerprint(cfg), dtype='float32')
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    assert (meta['num_rows'], meta['dims'], meta['row_shape']) == (3, 7680, [10, 768])
+    assert np.load(osp.join(out, 'features.npy')).shape == (3, 7680)
+    cache = TeacherFeatureCache(out, cfg)
+    assert cache.row_shape == (10, 768)
+    np.testing.assert_array_equal(cache['b.jpg'], feats[1])
+    t = LoadTeacherFeatures(out, key='img_path', out_key='concept_target', teacher=cfg)
+    assert t.row_shape == (10, 768)
+    row = t(dict(img_path='/frames/scene0000_00/c.jpg'))['concept_target']
+    assert row.shape == (10, 768) and row.dtype == np.float32
+    np.testing.assert_array_equal(row, feats[2])
+    # (N, D) rows record (D,)
+    flat = write_cache(str(tmp_path / 'flat'), ['a'], feats[:1, 0], teacher_fingerprint(cfg))
+    assert json.load(open(osp.join(flat, 'meta.json')))['row_shape'] == [768]
+    assert TeacherFeatureCache(flat, cfg)['a'].shape == (768, )
+    with pytest.raises(ValueError, match=r'expected \(N, \*row_shape\)'):
+        write_cache(str(tmp_path / 'bad'), ['a', 'b'], feats[0, 0], teacher_fingerprint(cfg))
+
+
+def test_caches_without_row_shape_keep_flat_rows(tmp_path, teacher_file):
+    out, cfg, feats = _cache(tmp_path, teacher_file, dtype='float32')
+    meta = json.load(open(osp.join(out, 'meta.json')))
+    del meta['row_shape']  # a cache written before row_shape existed
+    json.dump(meta, open(osp.join(out, 'meta.json'), 'w'))
+    cache = TeacherFeatureCache(out, cfg)
+    assert cache.row_shape == (3, )
+    np.testing.assert_array_equal(cache['c'], feats[2])
+    meta['row_shape'] = [2, 2]
+    json.dump(meta, open(osp.join(out, 'meta.json'), 'w'))
+    with pytest.raises(ValueError, match=r'row_shape \[2, 2\] does not hold its 3 values per '
+                       r'row; rebuild the cache'):
+        TeacherFeatureCache(out, cfg)
+
+
+def test_nested_teacher_checkpoints_are_fingerprinted(tmp_path, teacher_file):
+    """A ClipCapPrefixTeacher holds its CLIP teacher's config (and checkpoint) inside its own:
+    that file is identified by content as well, not by path."""
+    clip = str(tmp_path / 'clip.pth')
+    torch.save({'v': torch.ones(2)}, clip)
+    cfg = dict(type='ClipCapPrefixTeacher', checkpoint=teacher_file, prefix_length=10,
+               clip=dict(type='CLIPImageTeacher', checkpoint=clip, model_name='ViT-B-32'))
+    fingerprint = teacher_fingerprint(cfg)
+    assert 'checkpoint' not in fingerprint['config']['clip']
+    assert fingerprint['nested_checkpoints']['clip']['checkpoint_name'] == 'clip.pth'
+    out = write_cache(str(tmp_path / 'c'), ['a'], np.ones((1, 2, 3), np.float32), fingerprint)
+    moved = str(tmp_path / 'moved' / 'clip.pth')
+    os.makedirs(osp.dirname(moved))
+    torch.save({'v': torch.ones(2)}, moved)
+    TeacherFeatureCache(out, dict(cfg, clip=dict(cfg['clip'], checkpoint=moved)))
+    other = str(tmp_path / 'other_clip.pth')
+    torch.save({'v': torch.zeros(2)}, other)
+    with pytest.raises(ValueError, match=r'clip\.checkpoint sha256 \w+ \(cache\) vs \w+ '
+                       r'\(config\)'):
+        TeacherFeatureCache(out, dict(cfg, clip=dict(cfg['clip'], checkpoint=other)))
+    with pytest.raises(ValueError, match=r"clip: .*'ViT-B-16'"):
+        TeacherFeatureCache(out, dict(cfg, clip=dict(cfg['clip'], model_name='ViT-B-16')))
+    with pytest.warns(UserWarning, match=r"teacher checkpoints absent here \(\['clip'\]\)"):
+        gone = str(tmp_path / 'x' / 'clip.pth')
+        TeacherFeatureCache(out, dict(cfg, clip=dict(cfg['clip'], checkpoint=gone)))
+    # teachers without nested checkpoints keep the fingerprint they had
+    assert 'nested_checkpoints' not in teacher_fingerprint(dict(type='T', checkpoint=clip))

@@ -1,4 +1,6 @@
 from .formatting import PackPointClsInputs
+from .frame_pairs import (CentrePoints, LoadFrameImage, ProjectPointsToImage,
+                          ResizeCropFrameImage)
 from .image_text import RECON_TEMPLATES, LoadRenderedImage, RandomTextPrompt, recon_prompts
 from .loading import LoadPointCloudNpy
 from .object_transforms import (FPSRandomSubsample, NormalizeToUnitSphere, PointSubsample,
@@ -10,5 +12,6 @@ __all__ = [
     'LoadPointCloudNpy', 'NormalizeToUnitSphere', 'PointSubsample', 'RandomRotateUpAxis',
     'RandomScaleTranslate', 'LoadRenderedImage', 'RandomTextPrompt', 'RECON_TEMPLATES',
     'recon_prompts', 'LoadTeacherFeatures', 'FPSRandomSubsample', 'PackPointClsInputs',
-    'LoadShapeNetPartPoints'
+    'LoadShapeNetPartPoints', 'LoadFrameImage', 'ResizeCropFrameImage', 'ProjectPointsToImage',
+    'CentrePoints'
 ]

@@ -11,7 +11,9 @@ from ...utils.teacher_cache import TeacherFeatureCache
 
 @TRANSFORMS.register_module()
 class LoadTeacherFeatures(BaseTransform):
-    """``results[out_key]`` = the cached teacher feature (D,) float32 of this sample, and
+    """``results[out_key]`` = the cached teacher feature of this sample, float32 of the
+    cache's ``row_shape`` ((D,) for a CLIP embedding, (prefix_length, 768) for a ClipCap
+    prefix; (D,) for caches written without a ``row_shape``), and
     ``results[out_key + '_cache']`` = ``cache_dir``.
 
     The row is looked up by ``results[key]`` (its file name when ``key`` is a path, e.g.
@@ -37,6 +39,8 @@ class LoadTeacherFeatures(BaseTransform):
         self.key = key
         self.out_key = out_key
         self.cache = TeacherFeatureCache(cache_dir, teacher)
+        #: the shape of one sample's feature
+        self.row_shape = self.cache.row_shape
 
     @staticmethod
     def cache_key(value: str, key: str) -> str:

@@ -42,16 +42,32 @@ def _is_torchscript(path: str) -> bool:
         return any(name.endswith('constants.pkl') for name in archive.namelist())
 
 
+#: what ``CLIPImageTeacher`` returns (see its docstring)
+IMAGE_OUTPUTS = ('embedding', 'patch_tokens')
+
+
 class _ImageTower(nn.Module):
     """Holds CLIP's ``visual`` under its own name, so the state dict keys match the
-    checkpoint's (``visual.*``)."""
+    checkpoint's (``visual.*``).
 
-    def __init__(self, visual: nn.Module) -> None:
+    ``output='embedding'``: ``visual(images)``, (B, D). ``output='patch_tokens'``: the patch
+    tokens of the last block after ``ln_post``, times ``proj`` (the projection of the pooled
+    embedding, so they live in the embedding space), (B, gh * gw, D) row-major over the patch
+    grid; needs an open_clip ``VisionTransformer`` with a class token at position 0 and no
+    attentional pooler."""
+
+    def __init__(self, visual: nn.Module, output: str = 'embedding') -> None:
         super().__init__()
         self.visual = visual
+        self.output = output
 
     def forward(self, images: Tensor) -> Tensor:
-        return self.visual(images)
+        if self.output == 'embedding':
+            return self.visual(images)
+        visual = self.visual
+        x = visual.transformer(visual._embeds(images))  # (B, 1 + gh * gw, width)
+        tokens = visual.ln_post(x[:, 1:])  # per-token LayerNorm: the class token plays no part
+        return tokens @ visual.proj if visual.proj is not None else tokens
 
 
 class _OpenCLIPTeacher(FrozenTeacher):
@@ -246,7 +262,14 @@ class CLIPImageTeacher(NormalisesImages, _OpenCLIPTeacher):
     -> (B, D) = ``encode_image(normalised, normalize=False)`` (the CLS token after ``ln_post``
     times ``proj``; D = ``embed_dims``, 512 for ViT-B-32).
 
+    ``output='patch_tokens'``: (B, gh * gw, D) instead, the patch tokens of the last block
+    after ``ln_post`` times ``proj`` (the same projection as the embedding's, so they live in
+    the embedding space), row-major over the (gh, gw) = ``grid_size`` patch grid (token
+    ``i * gw + j`` is the patch of row i, column j); for local (per-patch) alignment.
+
     Args:
+        output: 'embedding' (default) or 'patch_tokens' (see above; needs an open_clip
+            ``VisionTransformer`` tower with a class token and no attentional pooler).
         channel_order: the channel order of the input images, as the pipeline loads them
             (``LoadRenderedImage(to_rgb=...)``): 'rgb' or 'bgr'.
         network_channel_order: 'rgb' (default: BGR input is flipped to the RGB CLIP's weights
@@ -261,16 +284,23 @@ class CLIPImageTeacher(NormalisesImages, _OpenCLIPTeacher):
         embed_dims: D.
         image_size: (H, W) the tower was trained at.
         mean, std: the normalisation applied (see Args).
+        output: what ``forward`` returns ('embedding' / 'patch_tokens').
+        grid_size: (gh, gw) patch grid of the tower (ViT towers).
+        target_shape: the shape of one sample's output: (D,) or (gh * gw, D).
     """
 
     def __init__(self,
                  *args,
+                 output: str = 'embedding',
                  channel_order: str = 'rgb',
                  network_channel_order: Optional[str] = 'rgb',
                  mean: Optional[Sequence[float]] = None,
                  std: Optional[Sequence[float]] = None,
                  **kwargs) -> None:
         owner = type(self).__name__
+        if output not in IMAGE_OUTPUTS:
+            raise ValueError(f'{owner}: output must be one of {IMAGE_OUTPUTS}, got {output!r}')
+        self.output = output
         self.channel_order = check_channel_order(channel_order, owner)
         self.network_channel_order = None if network_channel_order is None else \
             check_channel_order(network_channel_order, owner)
@@ -294,7 +324,31 @@ class CLIPImageTeacher(NormalisesImages, _OpenCLIPTeacher):
         self.std: Tuple[float, ...] = tuple(cfg.get('std', open_clip.OPENAI_DATASET_STD))
         self.embed_dims: int = int(getattr(visual, 'output_dim', None)
                                    or self._config()['embed_dim'])
-        return _ImageTower(visual)
+        grid = getattr(visual, 'grid_size', None)
+        self.grid_size: Optional[Tuple[int, int]] = None if grid is None else tuple(
+            int(g) for g in ((grid, grid) if isinstance(grid, int) else grid))
+        if self.output == 'patch_tokens':
+            self._check_patch_tokens(visual)
+            self.target_shape: Tuple[int, ...] = (self.grid_size[0] * self.grid_size[1],
+                                                  self.embed_dims)
+        else:
+            self.target_shape = (self.embed_dims, )
+        return _ImageTower(visual, self.output)
+
+    def _check_patch_tokens(self, visual: nn.Module) -> None:
+        """Refuse towers whose last-block tokens are not [class token, patch tokens]."""
+        from open_clip.transformer import VisionTransformer
+        reason = None
+        if not isinstance(visual, VisionTransformer):
+            reason = f'its image tower is a {type(visual).__name__}, not a VisionTransformer'
+        elif getattr(visual, 'attn_pool', None) is not None:
+            reason = 'its tower pools with an attentional pooler'
+        elif getattr(visual, 'pool_type', 'tok') not in ('tok', 'avg'):
+            reason = f'its tower has no class token (pool_type={visual.pool_type!r})'
+        if reason:
+            raise ValueError(f"{type(self).__name__}: output='patch_tokens' needs an open_clip "
+                             f'ViT with a class token and a patch grid, but {reason}; use '
+                             f"output='embedding' or another CLIP model")
 
     def convert_state_dict(self, state: Dict[str, Tensor]) -> Dict[str, Tensor]:
         state = super().convert_state_dict(state)
@@ -304,7 +358,7 @@ class CLIPImageTeacher(NormalisesImages, _OpenCLIPTeacher):
 
     def forward_teacher(self, images: Tensor) -> Tensor:
         """(B, 3, H, W) images in 0-255 and ``channel_order`` -> (B, D) image embeddings (not
-        L2-normalised)."""
+        L2-normalised), or (B, gh * gw, D) projected patch tokens (``output='patch_tokens'``)."""
         return self.network(self.preprocess(images))
 
 
@@ -320,6 +374,7 @@ class CLIPTextTeacher(_OpenCLIPTeacher):
 
     Attributes:
         embed_dims: D.
+        target_shape: (D,), the shape of one text's output.
         context_length: tokens per text.
         tokenizer: callable, list of B strings -> (B, context_length) LongTensor.
 
@@ -342,6 +397,7 @@ class CLIPTextTeacher(_OpenCLIPTeacher):
             self.embed_dims = projection.shape[1]
         else:  # no projection: the text width
             self.embed_dims = (clip.text if hasattr(clip, 'text') else clip).transformer.width
+        self.target_shape: Tuple[int, ...] = (self.embed_dims, )
         self.tokenizer = self._make_tokenizer()
         return clip
 
@@ -388,4 +444,4 @@ class CLIPTextTeacher(_OpenCLIPTeacher):
         return self.encode_tokens(self.tokenize(texts))
 
 
-__all__: List[str] = ['CLIPImageTeacher', 'CLIPTextTeacher']
+__all__: List[str] = ['CLIPImageTeacher', 'CLIPTextTeacher', 'IMAGE_OUTPUTS']
