@@ -6,7 +6,8 @@
 #   python tools/misc/random_clip_checkpoint.py data/demo_clip_random.pth --preset demo
 #   python tools/misc/random_clipcap_checkpoint.py data/demo_clipcap_random.pt \
 #       --prefix-size 64 --gpt-embed-dims 64
-#   python tools/train.py configs/concept_distill/concept-distill_clipcap-mlp_1xb4-10e_scannet-frames-demo.py
+#   python tools/train.py \
+#       configs/concept_distill/concept-distill_clipcap-mlp_1xb4-10e_scannet-frames-demo.py
 # The full student and recipe, a short schedule: this runs the pipeline (pairs, teacher,
 # concept decoder, validation); random teachers transfer no 2D knowledge.
 _base_ = ['./concept-distill_clipcap-mlp_1xb128-250e_scannet-frames.py']

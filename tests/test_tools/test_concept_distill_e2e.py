@@ -7,7 +7,6 @@ import copy
 import os.path as osp
 import sys
 
-import numpy as np
 import pytest
 import torch
 from mmengine.config import Config
@@ -129,8 +128,8 @@ ABLATIONS = {
 
 
 @pytest.mark.parametrize('name', sorted(ABLATIONS))
-def test_ablation_configs_compute_their_loss_with_real_size_teachers(name, pairs_root,
-                                                                    real_size_teachers):
+def test_ablation_configs_compute_their_loss_with_real_size_teachers(
+        name, pairs_root, real_size_teachers):
     """Each ablation's head matches its teacher's output (built from the config with random
     weights of the real sizes: CLIP ViT-B/32, ClipCap 512 -> 10 x 768) and its loss runs on
     demo pairs; the recipe (AdamW 1e-3 / wd 0.05, cosine with 10 warm-up epochs, 250 epochs,

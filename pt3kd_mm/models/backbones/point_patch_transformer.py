@@ -162,6 +162,14 @@ class PointPatchTransformer(BaseModule):
             (B, num_prefix_tokens + G_visible, C) normed tokens, CLS first when
             ``with_cls_token``.
         """
+        x, _ = self.encode(*self.embed_visible(neighborhood, centers, mask))
+        return x
+
+    def embed_visible(self, neighborhood: Tensor, centers: Tensor,
+                      mask: Tensor) -> Tuple[Tensor, Tensor]:
+        """The patch tokens (B, G_visible, C) and centres (B, G_visible, 3) of the visible
+        groups (mask (B, G) bool, True = masked), embedded as ``embed_all_groups`` says (see
+        ``forward_visible``)."""
         batch, _, k, _ = neighborhood.shape
         visible = ~mask
         if self.embed_all_groups:
@@ -169,8 +177,7 @@ class PointPatchTransformer(BaseModule):
             tokens = tokens[visible].reshape(batch, -1, tokens.shape[-1])
         else:
             tokens = self.patch_embed(neighborhood[visible].reshape(batch, -1, k, 3))
-        x, _ = self.encode(tokens, centers[visible].reshape(batch, -1, 3))
-        return x
+        return tokens, centers[visible].reshape(batch, -1, 3)
 
     def forward(self, points: Tensor) -> Dict[str, Union[Tensor, Tuple[Tensor, ...]]]:
         """Encode whole clouds.

@@ -1,6 +1,4 @@
 """Concept distillation: 3D concept tokens regress a frozen 2D teacher's caption prefix."""
-import math
-import warnings
 from typing import Dict, List, NamedTuple, Optional, Set, Tuple
 
 import numpy as np
@@ -12,8 +10,8 @@ from torch import Tensor, nn
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample
 
-from ...utils.teacher_cache import check_cache_teacher, read_cache_meta
 from ..teachers import TeacherSet
+from ..utils.cached_targets import CachedTargetsMixin
 from ..utils.derived_cfg import derive_part_cfg
 from ..utils.masking import block_group_mask, num_masked, random_group_mask
 
@@ -30,7 +28,7 @@ class EncodedClouds(NamedTuple):
 
 
 @MODELS.register_module()
-class ConceptDistill(BaseSelfSupervisor):
+class ConceptDistill(CachedTargetsMixin, BaseSelfSupervisor):
     """Concept distillation pre-training from paired images (seed paper: RGB-D frames).
 
     ``loss()`` reads: teacher target -> encoder (every layer's tokens) -> concept decoder
@@ -161,15 +159,8 @@ class ConceptDistill(BaseSelfSupervisor):
             tokens, vis_centers, vis_idx = backbone.patch_embed(neighborhood), centers, \
                 center_idx
         else:
-            batch, _, k, _ = neighborhood.shape
-            visible = ~mask
-            if backbone.embed_all_groups:
-                tokens = backbone.patch_embed(neighborhood)
-                tokens = tokens[visible].reshape(batch, -1, tokens.shape[-1])
-            else:
-                tokens = backbone.patch_embed(neighborhood[visible].reshape(batch, -1, k, 3))
-            vis_centers = centers[visible].reshape(batch, -1, 3)
-            vis_idx = center_idx[visible].reshape(batch, -1)
+            tokens, vis_centers = backbone.embed_visible(neighborhood, centers, mask)
+            vis_idx = center_idx[~mask].reshape(center_idx.shape[0], -1)
         x, layer_tokens = backbone.encode(tokens, vis_centers)
         _, x = backbone.split_prefix(x)
         return EncodedClouds(tuple(layer_tokens), x, vis_centers, vis_idx, neighborhood, centers,
@@ -223,23 +214,9 @@ class ConceptDistill(BaseSelfSupervisor):
         shape = tuple(self.head.target_shape)
         device = inputs['points'].device
         samples = data_samples or []
-        cached = [s.metainfo.get('img_target') for s in samples]
-        if cached and all(c is not None for c in cached):
-            self.check_caches({s.metainfo.get('img_target_cache') for s in samples})
-            rows = []
-            for i, row in enumerate(cached):
-                row = np.asarray(row)
-                if row.size != math.prod(shape):
-                    raise ValueError(f'ConceptDistill: the cached img_target of sample {i} has '
-                                     f'shape {row.shape} ({row.size} values) but the head '
-                                     f'predicts {shape} ({math.prod(shape)}); the cache comes '
-                                     f'from another teacher or the head\'s target shape is '
-                                     f'wrong')
-                rows.append(row.reshape(shape))
-            return torch.as_tensor(np.stack(rows), dtype=torch.float32, device=device)
-        if any(c is not None for c in cached):
-            raise ValueError('ConceptDistill: only some samples of the batch carry a cached '
-                             'img_target; the cache does not cover the whole dataset')
+        cached = self.cached_targets('img', samples, device, shape)
+        if cached is not None:
+            return cached
         if not self.teachers.configured('img'):
             raise ValueError('ConceptDistill: the samples carry no cached img_target and no '
                              'img_teacher is configured; set model.img_teacher or load cached '
@@ -262,22 +239,6 @@ class ConceptDistill(BaseSelfSupervisor):
                              f'sample but the head predicts {shape}; set the head\'s target '
                              f'shape to the teacher\'s')
         return target
-
-    def check_caches(self, cache_dirs: Set[Optional[str]]) -> None:
-        """Refuse cached targets that another teacher than ``model.img_teacher`` made (once per
-        cache folder and process; as ``ReCon.check_caches``)."""
-        if None in cache_dirs:
-            raise KeyError("ConceptDistill: cached img_target without its source; add "
-                           "'img_target_cache' to Pack3DDetInputs' meta_keys so the cache can be "
-                           "checked against model.img_teacher")
-        cfg = self.teachers.cfgs['img']
-        for cache_dir in cache_dirs - self._checked_caches:
-            if cfg is None:
-                warnings.warn(f'ConceptDistill: no model.img_teacher configured, so the teacher '
-                              f'behind {cache_dir} cannot be checked')
-            else:
-                check_cache_teacher(cache_dir, read_cache_meta(cache_dir), cfg)
-            self._checked_caches.add(cache_dir)
 
     def aligned_pairs(self, enc: EncodedClouds, target: Tensor, data_samples: Optional[List],
                       num_points: int) -> Tuple[Tensor, Tensor, Optional[Tensor]]:

@@ -1,22 +1,20 @@
 """ReCon: masked point reconstruction + global queries aligned with frozen 2D / text teachers."""
-import warnings
 from typing import Dict, List, Optional, Set
 
-import numpy as np
 import torch
 from torch import Tensor
 
 from mmdet3d.registry import MODELS
 from mmdet3d.structures import Det3DDataSample
 
-from ...utils.teacher_cache import check_cache_teacher, read_cache_meta
 from ..teachers import TeacherSet
+from ..utils.cached_targets import CachedTargetsMixin
 from ..utils.derived_cfg import derive_part_cfg
 from .point_mae import PointMAE
 
 
 @MODELS.register_module()
-class ReCon(PointMAE):
+class ReCon(CachedTargetsMixin, PointMAE):
     """ReCon pre-training (contrast with reconstruct).
 
     ``loss()`` reads: group -> mask (0.6) -> ``ReConPointTransformer`` on the visible groups
@@ -76,16 +74,10 @@ class ReCon(PointMAE):
                         data_samples: Optional[List[Det3DDataSample]]) -> Tensor:
         """(B, C_teacher) targets of the ``name`` query: cached in the samples, else the
         teacher's output."""
-        device = inputs['points'].device
-        key = f'{name}_target'
         samples = data_samples or []
-        cached = [s.metainfo.get(key) for s in samples]
-        if cached and all(c is not None for c in cached):
-            self.check_caches(name, {s.metainfo.get(f'{key}_cache') for s in samples})
-            return torch.as_tensor(np.stack(cached), dtype=torch.float32, device=device)
-        if any(c is not None for c in cached):
-            raise ValueError(f'ReCon: only some samples of the batch carry a cached {key}; '
-                             f'the cache does not cover the whole dataset')
+        cached = self.cached_targets(name, samples, inputs['points'].device)
+        if cached is not None:
+            return cached
         if not self.teachers.configured(name):
             raise ValueError(
                 f'ReCon: the samples carry no cached {name}_target and no {name}_teacher '
@@ -104,22 +96,6 @@ class ReCon(PointMAE):
                            "RandomTextPrompt to the pipeline and 'text' to Pack3DDetInputs' "
                            "meta_keys")
         return teacher(texts).float()
-
-    def check_caches(self, name: str, cache_dirs: Set[Optional[str]]) -> None:
-        """Refuse cached ``name`` targets that another teacher than ``model.<name>_teacher``
-        made (checked once per cache folder and process)."""
-        if None in cache_dirs:
-            raise KeyError(f"ReCon: cached {name}_target without its source; add "
-                           f"'{name}_target_cache' to Pack3DDetInputs' meta_keys so the cache "
-                           f"can be checked against model.{name}_teacher")
-        cfg = self.teachers.cfgs[name]
-        for cache_dir in cache_dirs - self._checked_caches:
-            if cfg is None:
-                warnings.warn(f'ReCon: no model.{name}_teacher configured, so the teacher '
-                              f'behind {cache_dir} cannot be checked')
-            else:
-                check_cache_teacher(cache_dir, read_cache_meta(cache_dir), cfg)
-            self._checked_caches.add(cache_dir)
 
     # ------------------------------------------------------------------ modes
     def loss(self, inputs: Dict[str, Tensor], data_samples: Optional[List] = None,
