@@ -9,6 +9,8 @@ from .scannet_frames import (CorruptFrameWarning, FrameError, PosedImagesReader,
                              depth_to_image_matrix, frame_to_points, sample_frame_points,
                              split_scenes)
 from .scannet_sens import RGBDFrame, SensHeader, read_sens_header
+from .sweethome3d import (CLASS_RULES, ClassRule, SweetHome3DSummary, classify,
+                          convert_sweethome3d, parse_java_properties, read_catalogue)
 
 __all__ = [
     'SCANNET_DET_NYU40_IDS', 'ScanNetPrepSummary', 'export_scene', 'extract_scene',
@@ -16,5 +18,7 @@ __all__ = [
     'CorruptFrameWarning', 'FrameError', 'PosedImagesReader', 'ScanNetFramesSummary',
     'SensReader', 'SensWriter', 'backproject_depth', 'colour_points', 'convert_scan',
     'convert_scannet_frames', 'depth_to_image_matrix', 'frame_to_points',
-    'sample_frame_points', 'split_scenes', 'RGBDFrame', 'SensHeader', 'read_sens_header'
+    'sample_frame_points', 'split_scenes', 'RGBDFrame', 'SensHeader', 'read_sens_header',
+    'CLASS_RULES', 'ClassRule', 'SweetHome3DSummary', 'classify', 'convert_sweethome3d',
+    'parse_java_properties', 'read_catalogue'
 ]
