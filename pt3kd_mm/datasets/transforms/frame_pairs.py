@@ -10,9 +10,11 @@ from typing import Tuple
 
 import mmcv
 import numpy as np
-from mmcv.transforms import BaseTransform, LoadImageFromFile
+from mmcv.transforms import BaseTransform
 
 from mmdet3d.registry import TRANSFORMS
+
+from .image_text import LoadRenderedImage
 
 _LAYOUT = ('frame images are expected at <data_root>/frames/<scene>/<scene>_<frame:06d>.jpg as '
            'tools/dataset_converters/scannet_frames.py writes them')
@@ -24,12 +26,13 @@ def _require(results: dict, key: str, transform: str, hint: str) -> None:
 
 
 @TRANSFORMS.register_module()
-class LoadFrameImage(LoadImageFromFile):
-    """mmcv's ``LoadImageFromFile`` for a pair's colour image ``results['img_path']``, RGB by
-    default, with errors that name the file.
+class LoadFrameImage(LoadRenderedImage):
+    """``LoadRenderedImage`` for a pair's colour image ``results['img_path']`` (RGB by default;
+    a missing or undecodable file is an error naming it and the converter's layout), which
+    also checks the decoded size against the pair info's ``img_shape``: ``depth2img`` is only
+    valid for that size.
 
-    Required keys: img_path (and, when present, img_shape from the pair info, checked against
-    the decoded image: ``depth2img`` is only valid for that size). Added / updated keys: img
+    Required keys: img_path (and, when present, img_shape). Added / updated keys: img
     (H, W, 3) uint8, img_shape and ori_shape ((H, W)).
 
     Args:
@@ -37,34 +40,19 @@ class LoadFrameImage(LoadImageFromFile):
         Others as mmcv's ``LoadImageFromFile``.
     """
 
-    def __init__(self, to_rgb: bool = True, **kwargs) -> None:
-        super().__init__(**kwargs)
-        self.to_rgb = to_rgb
+    LAYOUT = _LAYOUT
+    WHAT = 'frame image'
 
     def transform(self, results: dict) -> dict:
-        path = results.get('img_path')
-        if not path:
-            raise KeyError(f'LoadFrameImage: the sample has no img_path; {_LAYOUT}')
         expected = results.get('img_shape')
-        try:
-            results = super().transform(results)
-        except (FileNotFoundError, IsADirectoryError):
-            raise FileNotFoundError(f'frame image {path} does not exist; {_LAYOUT}') from None
-        except Exception as err:  # mmcv asserts on undecodable bytes
-            raise ValueError(f'frame image {path} cannot be decoded as an image') from err
-        if results is None:  # ignore_empty=True and no file
-            raise FileNotFoundError(f'frame image {path} does not exist; {_LAYOUT}')
+        path = results.get('img_path')
+        results = super().transform(results)
         got = tuple(results['img'].shape[:2])
         if expected is not None and tuple(expected) != got:
             raise ValueError(f'frame image {path} is {got[1]}x{got[0]} but its info says '
                              f'{expected[1]}x{expected[0]} (the depth2img of the info is for '
                              f'that size); re-run the converter')
-        if self.to_rgb:
-            results['img'] = mmcv.bgr2rgb(results['img'])
         return results
-
-    def __repr__(self) -> str:
-        return f'{super().__repr__()[:-1]}, to_rgb={self.to_rgb})'
 
 
 def resize_crop_matrix(scale_x: float, scale_y: float, left: int, top: int) -> np.ndarray:

@@ -63,6 +63,9 @@ class LoadRenderedImage(LoadImageFromFile):
               '<data_root>/shapenet_img/<synset>-<id>.png (python tools/create_demo_data.py '
               'writes a small dataset in this layout)')
 
+    #: what the errors call the file
+    WHAT = 'rendered image'
+
     def __init__(self, to_rgb: bool = True, **kwargs) -> None:
         super().__init__(**kwargs)
         self.to_rgb = to_rgb
@@ -70,15 +73,17 @@ class LoadRenderedImage(LoadImageFromFile):
     def transform(self, results: dict) -> dict:
         path = results.get('img_path')
         if not path:
-            raise KeyError(f'LoadRenderedImage: the sample has no img_path; {self.LAYOUT}')
+            raise KeyError(f'{type(self).__name__}: the sample has no img_path; {self.LAYOUT}')
         try:
             results = super().transform(results)
         except (FileNotFoundError, IsADirectoryError):
-            raise FileNotFoundError(f'rendered image {path} does not exist; {self.LAYOUT}') \
+            raise FileNotFoundError(f'{self.WHAT} {path} does not exist; {self.LAYOUT}') \
                 from None
         except Exception as err:  # mmcv asserts on undecodable bytes; cv2 raises on empty
-            raise ValueError(f'rendered image {path} cannot be decoded as an image; '
+            raise ValueError(f'{self.WHAT} {path} cannot be decoded as an image; '
                              f'{self.LAYOUT}') from err
+        if results is None:  # ignore_empty=True and no file
+            raise FileNotFoundError(f'{self.WHAT} {path} does not exist; {self.LAYOUT}')
         if self.to_rgb:
             results['img'] = mmcv.bgr2rgb(results['img'])
         return results
