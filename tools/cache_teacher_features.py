@@ -5,8 +5,11 @@ feature cache that ``LoadTeacherFeatures`` reads during training).
     python tools/cache_teacher_features.py CONFIG --teacher text --out DIR
 
 ``--teacher NAME`` caches ``model.<NAME>_teacher``:
-``text`` (a CLIP text teacher): on every prompt the config's ``RandomTextPrompt`` can produce
-for every class of the dataset, keyed by the prompt.
+``text`` (a text teacher: ``CLIPTextTeacher``, ``SentenceTextTeacher``, any teacher with
+``takes_texts``): on every prompt the config's ``RandomTextPrompt`` can produce for every class
+of the dataset (``name_key='category_name'``) or, with another ``name_key`` (e.g.
+``'model_text'``, the per-model texts of ``ShapeNet55Dataset(texts_file=...)``), for the value
+of that key of every sample; keyed by the prompt.
 ``img`` and any other image teacher (e.g. a ``ClipCapPrefixTeacher``): on the
 augmentation-free image of every sample (``img_test_pipeline`` of the config), keyed by the
 image's file name.
@@ -109,10 +112,20 @@ def text_features(cfg: Config, teacher, args) -> Tuple[List[str], np.ndarray]:
     prompt_cfg = _find_transform(_leaf_pipeline(ds_cfg), 'RandomTextPrompt')
     prompter = TRANSFORMS.build(copy.deepcopy(prompt_cfg))
     dataset = DATASETS.build(_with_pipeline(ds_cfg, []))
-    classes = dataset.metainfo.get('classes')
-    if not classes:
-        raise ValueError('the dataset has no class names to build prompts from')
-    prompts = list(dict.fromkeys(p for name in classes for p in prompter.all_prompts(name)))
+    if prompter.name_key == 'category_name':
+        names = dataset.metainfo.get('classes')
+        if not names:
+            raise ValueError('the dataset has no class names to build prompts from')
+    else:  # per-sample texts (e.g. model_text): every sample's value, first occurrence first
+        names = []
+        for i in range(len(dataset)):
+            info = dataset.get_data_info(i)
+            if prompter.name_key not in info:
+                raise KeyError(f'RandomTextPrompt reads {prompter.name_key!r}, but sample {i} '
+                               f'of the dataset has no such key (keys: {sorted(info)})')
+            names.append(str(info[prompter.name_key]))
+    names = list(dict.fromkeys(names))
+    prompts = list(dict.fromkeys(p for name in names for p in prompter.all_prompts(name)))
     rows = [
         teacher(prompts[i:i + args.batch_size]).float().cpu().numpy()
         for i in range(0, len(prompts), args.batch_size)
@@ -141,8 +154,7 @@ def build_cache(argv=None) -> str:
     fingerprint = teacher_fingerprint(teacher_cfg)
     start = time.perf_counter()
     teacher = MODELS.build(teacher_cfg).to(args.device)
-    from pt3kd_mm.models.teachers import CLIPTextTeacher
-    is_text = isinstance(teacher, CLIPTextTeacher)
+    is_text = getattr(teacher, 'takes_texts', False)  # CLIPTextTeacher, SentenceTextTeacher
     fn = text_features if is_text else image_features
     keys, feats = fn(cfg, teacher, args)
     seconds = time.perf_counter() - start

@@ -8,6 +8,8 @@
                                            "describe": "airplane", ...}, ...]
       ShapeNet-55/taxonomy.json            or class names as [{"synset": "02691156",
                                            "name": "airplane"}, ...]
+      <texts_file>                         optional per-cloud texts: {"<synset>-<model_id>":
+                                           "text", ...} (e.g. sweethome3d_texts.json)
 """
 import json
 import os.path as osp
@@ -82,9 +84,15 @@ class ShapeNet55Dataset(BaseDataset):
             naming the synset and the files. ``None``: no names, the synset ids are the class
             names (ids = sorted synsets of all split files next to ``ann_file``, so train and
             test agree); refused when the pipeline builds text prompts from the names.
+        texts_file: a JSON file relative to ``data_root`` mapping ``'<synset>-<model_id>'``
+            (a split line without ``.npy``) to the text of that cloud (e.g. the catalogue name
+            written by the SweetHome3D converter); every data_info then gets ``model_text``
+            (a pipeline reads it with ``RandomTextPrompt(name_key='model_text')``). A missing
+            file, or a cloud of the splits without a text, is an error naming both.
         Other arguments as mmengine's ``BaseDataset``.
 
-    data_info: pc_path, img_path, synset, model_id, category (class id), category_name;
+    data_info: pc_path, img_path, synset, model_id, category (class id), category_name
+    (+ model_text with ``texts_file``);
     metainfo: classes (names), synsets, names_file (the file read, or None).
     """
 
@@ -95,6 +103,7 @@ class ShapeNet55Dataset(BaseDataset):
                  ann_file: Union[str, Sequence[str]] = 'ShapeNet-55/train.txt',
                  data_prefix: Optional[dict] = None,
                  names_file: Union[str, Sequence[str], None] = NAMES_FILES,
+                 texts_file: Optional[str] = None,
                  **kwargs) -> None:
         if names_file is not None:
             names_file = (names_file, ) if isinstance(names_file, str) else tuple(names_file)
@@ -102,6 +111,7 @@ class ShapeNet55Dataset(BaseDataset):
                 raise ValueError('names_file is an empty list; pass None to name the classes '
                                  'by synset id')
         self.names_file = names_file
+        self.texts_file = texts_file
         if isinstance(ann_file, (list, tuple)):
             if not ann_file:
                 raise ValueError('ann_file is an empty list of split files')
@@ -157,6 +167,27 @@ class ShapeNet55Dataset(BaseDataset):
                 return read_class_names(path), path
         raise FileNotFoundError(f'no class-name file found: looked for {paths}. {_HOW_TO_NAME}')
 
+    def _read_texts(self) -> Tuple[Optional[Dict[str, str]], Optional[str]]:
+        """'<synset>-<model_id>' -> text of ``texts_file`` and its path (None, None without)."""
+        if self.texts_file is None:
+            return None, None
+        path = osp.join(self.data_root, self.texts_file)
+        if not osp.isfile(path):
+            raise FileNotFoundError(
+                f'texts file {path} not found (texts_file={self.texts_file!r}, relative to '
+                f'data_root). It maps "<synset>-<model_id>" to the text of each cloud; '
+                f'tools/dataset_converters/sweethome3d.py writes sweethome3d_texts.json.')
+        with open(path, encoding='utf-8') as f:
+            try:
+                texts = json.load(f)
+            except json.JSONDecodeError as err:
+                raise ValueError(f'texts file {path} is not valid JSON: {err}') from None
+        if not isinstance(texts, dict):
+            raise ValueError(f'texts file {path} must hold a JSON object '
+                             f'{{"<synset>-<model_id>": "text", ...}}, got '
+                             f'{type(texts).__name__}')
+        return texts, path
+
     def load_data_list(self) -> List[dict]:
         names = []
         for path in [self.ann_file] + [osp.join(self.data_root, f) for f in self.extra_ann_files]:
@@ -166,6 +197,7 @@ class ShapeNet55Dataset(BaseDataset):
                                  f'<synset>-<id>.npy per line, or leave it out of ann_file')
             names += lines
         classes, names_path = self._class_names(names)
+        texts, texts_path = self._read_texts()
         label_of: Dict[str, int] = {s: i for i, (s, _) in enumerate(classes)}
         self._metainfo['classes'] = tuple(n for _, n in classes)
         self._metainfo['synsets'] = tuple(s for s, _ in classes)
@@ -178,12 +210,18 @@ class ShapeNet55Dataset(BaseDataset):
                                  f'in {names_path} (files looked for, in order: '
                                  f'{list(self.names_file)}). {_HOW_TO_NAME}')
             label = label_of[synset]
-            data_list.append(
-                dict(
-                    pc_path=osp.join(self.data_prefix['pts'], name),
-                    img_path=osp.join(self.data_prefix.get('img', ''), name[:-4] + '.png'),
-                    synset=synset,
-                    model_id=model_id,
-                    category=label,
-                    category_name=classes[label][1]))
+            info = dict(
+                pc_path=osp.join(self.data_prefix['pts'], name),
+                img_path=osp.join(self.data_prefix.get('img', ''), name[:-4] + '.png'),
+                synset=synset,
+                model_id=model_id,
+                category=label,
+                category_name=classes[label][1])
+            if texts is not None:
+                key = name[:-len('.npy')]
+                if key not in texts:
+                    raise ValueError(f'cloud {name} (key {key!r}) has no text in the texts file '
+                                   f'{texts_path} ({len(texts)} texts)')
+                info['model_text'] = str(texts[key])
+            data_list.append(info)
         return data_list

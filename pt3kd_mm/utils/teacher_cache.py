@@ -52,6 +52,19 @@ def file_sha256(path: str) -> str:
     return _SHA_CACHE[key]
 
 
+def folder_sha256(path: str) -> str:
+    """sha256 of a checkpoint folder (e.g. a sentence-transformers model): of the relative path
+    and ``file_sha256`` of every file under it, in sorted order (hidden files skipped)."""
+    digest = hashlib.sha256()
+    for dirpath, dirnames, filenames in os.walk(path):
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith('.'))
+        for name in sorted(n for n in filenames if not n.startswith('.')):
+            full = osp.join(dirpath, name)
+            rel = osp.relpath(full, path).replace(os.sep, '/')
+            digest.update(f'{rel}\0{file_sha256(full)}\n'.encode('utf-8'))
+    return digest.hexdigest()
+
+
 def _plain(obj: Any) -> Any:
     """Config objects -> JSON-comparable plain data (tuples -> lists, dict keys sorted)."""
     if isinstance(obj, dict):
@@ -73,11 +86,13 @@ def _checkpoint_record(checkpoint: Optional[str], require_checkpoint: bool) -> D
         path = osp.expanduser(checkpoint)
         if osp.isfile(path):
             sha = file_sha256(path)
+        elif osp.isdir(path):  # a model folder (SentenceTextTeacher)
+            sha = folder_sha256(path)
         elif require_checkpoint:
             raise FileNotFoundError(f'teacher checkpoint {checkpoint} does not exist')
         else:
             sha = UNVERIFIED
-    return dict(checkpoint_name=osp.basename(checkpoint) if checkpoint else None,
+    return dict(checkpoint_name=osp.basename(osp.normpath(checkpoint)) if checkpoint else None,
                 checkpoint_sha256=sha)
 
 

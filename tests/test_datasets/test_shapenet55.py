@@ -315,3 +315,33 @@ def test_empty_split_file_is_named(tmp_path):
         _names_dataset(root, names_file=None,
                        ann_file=['ShapeNet-55/train.txt', 'ShapeNet-55/test.txt'])
     assert len(_names_dataset(root, names_file=None)) == 1  # an empty sibling test.txt is fine
+
+
+def test_texts_file_gives_every_cloud_its_text(tmp_path):
+    import json
+    root = _names_layout(tmp_path / 'ok', taxonomy=[dict(synset='02691156', name='airplane'),
+                                                    dict(synset='03001627', name='chair')])
+    texts = {'02691156-a': 'Jet plane', '03001627-b': 'Caf\xe9 chair', '02691156-c': 'Glider',
+             '09999999-unused': 'not in the split'}
+    (tmp_path / 'ok' / 'texts.json').write_text(json.dumps(texts))
+    ds = _names_dataset(root, texts_file='texts.json')
+    assert [ds.get_data_info(i)['model_text'] for i in range(3)] == [
+        'Jet plane', 'Caf\xe9 chair', 'Glider']
+    assert ds.get_data_info(1)['category_name'] == 'chair'  # class names are untouched
+    assert 'model_text' not in _names_dataset(root).get_data_info(0)  # only when asked
+    # the per-model text feeds the prompt transform
+    prompt = DATASETS.build(dict(
+        type='ShapeNet55Dataset', data_root=root, texts_file='texts.json', pipeline=[
+            dict(type='RandomTextPrompt', name_key='model_text', templates=['{}'])]))
+    assert prompt[2]['text'] == 'Glider'
+    # a cloud of the split without a text: named, with the file
+    del texts['03001627-b']
+    (tmp_path / 'ok' / 'partial.json').write_text(json.dumps(texts))
+    with pytest.raises(ValueError, match=r"cloud 03001627-b.npy \(key '03001627-b'\) has no "
+                       r"text in the texts file .*ok/partial.json"):
+        _names_dataset(root, texts_file='partial.json')
+    with pytest.raises(FileNotFoundError, match=r'texts file .*ok/missing.json not found'):
+        _names_dataset(root, texts_file='missing.json')
+    (tmp_path / 'ok' / 'list.json').write_text(json.dumps(['a']))
+    with pytest.raises(ValueError, match=r'texts file .*list.json must hold a JSON object'):
+        _names_dataset(root, texts_file='list.json')

@@ -346,6 +346,21 @@ def test_icons_names_and_metadata(converted):
     assert len(set(ids)) == len(ids) and 'Test_chair-1' in ids and 'Test_chair-1_TestB_1' in ids
 
 
+def test_texts_file_names_every_converted_model(converted):
+    out, summary, meta = converted
+    with open(osp.join(out, 'sweethome3d_texts.json'), encoding='utf-8') as f:
+        texts = json.load(f)
+    # one text per stored cloud, labelled and unlabelled, keyed like the split files' lines
+    clouds = sorted(n[:-len('.npy')] for n in os.listdir(osp.join(out, 'shapenet_pc')))
+    assert sorted(texts) == clouds and list(texts) == sorted(texts)
+    assert len(texts) == summary.converted + summary.reused
+    assert texts == {r['file'][:-len('.npy')]: r['name'] for r in meta['models']}
+    unlabelled = _lines(osp.join(out, 'ShapeNet-55', 'unlabelled.txt'))
+    assert unlabelled and all(n[:-len('.npy')] in texts for n in unlabelled)
+    rec = next(r for r in meta['models'] if r['name'] == 'Caf\xe9 chair')
+    assert texts[f'{rec["synset"]}-{rec["model_id"]}'] == 'Caf\xe9 chair'
+
+
 def test_failures_are_listed_never_dropped(converted):
     out, summary, meta = converted
     with open(osp.join(out, 'sweethome3d_failures.json')) as f:
@@ -447,8 +462,11 @@ def _snapshot(out, sub):
 
 
 def _contents(out):
-    return {sub: {k: v[1] for k, v in _snapshot(out, sub).items()}
-            for sub in ('shapenet_pc', 'shapenet_img', 'ShapeNet-55')}
+    files = {sub: {k: v[1] for k, v in _snapshot(out, sub).items()}
+             for sub in ('shapenet_pc', 'shapenet_img', 'ShapeNet-55')}
+    with open(osp.join(out, 'sweethome3d_texts.json'), 'rb') as f:
+        files['texts'] = f.read()
+    return files
 
 
 def test_rerun_reuses_renames_and_cleans_up(catalogue_dir, tmp_path):

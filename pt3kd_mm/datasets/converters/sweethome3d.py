@@ -42,6 +42,9 @@ Output (``OUT``)::
                                          * radius_m + centre_m), split, fold, ...
     sweethome3d_failures.json            every catalogue entry that did not convert, with the
                                          reason (also in the summary)
+    sweethome3d_texts.json               {"<synset>-<id>": catalogue name} for every converted
+                                         model (labelled and unlabelled), sorted by key: the
+                                         per-model text of ShapeNet55Dataset(texts_file=...)
 
 The clouds are stored scale-free so that a probe cannot read the class off the object's size
 (a 2 m wardrobe and a 5 cm switch both fill the unit sphere); the metric size is only in the
@@ -72,7 +75,7 @@ import numpy as np
 from PIL import Image
 
 __all__ = [
-    'CLASS_RULES', 'ClassRule', 'CatalogueEntry', 'ConversionError', 'ConvertedModel',
+    'CLASS_RULES', 'ClassRule', 'TEXTS_FILE', 'CatalogueEntry', 'ConversionError', 'ConvertedModel',
     'SweetHome3DCatalogue',
     'SweetHome3DSummary', 'UNLABELLED_NAME', 'UNLABELLED_SYNSET', 'classify',
     'convert_sweethome3d', 'convert_entry', 'find_catalogues', 'icon_to_rgb',
@@ -88,6 +91,7 @@ UNLABELLED_NAME = 'unlabelled'
 UNLABELLED_SYNSET = '93999999'
 META_FILE = 'sweethome3d_meta.json'
 FAILURES_FILE = 'sweethome3d_failures.json'
+TEXTS_FILE = 'sweethome3d_texts.json'  # '<synset>-<model_id>' -> catalogue name
 PARTIAL_FILE = '.sweethome3d_partial.json'  # checkpoint of a run in progress
 CHECKPOINT_EVERY = 50  # models converted between checkpoints
 SPLIT_DIR = 'ShapeNet-55'
@@ -967,6 +971,8 @@ def _write_outputs(out: str, records: List[dict], previous: Mapping[str, dict],
     for rec in records:
         rec['file'] = file_of[rec['model_id']]
     _write_json(osp.join(out, FAILURES_FILE), summary.failures)
+    _write_json(osp.join(out, TEXTS_FILE),
+                {file_of[r['model_id']][:-len('.npy')]: r['name'] for r in records})
     _write_json(osp.join(out, META_FILE), dict(
         converter_version=CONVERTER_VERSION,
         settings=settings,

@@ -89,6 +89,10 @@ class FrozenTeacher(BaseModule):
     """
 
     how_to_get: str = ''
+    #: True for text teachers, whose ``forward`` takes a list of B strings (not tensors):
+    #: tools that run a teacher (e.g. ``tools/cache_teacher_features.py``) read it instead of
+    #: listing the text teacher classes
+    takes_texts: bool = False
 
     def __init__(self, checkpoint: Optional[str], prefix: str = '',
                  precision: str = DEFAULT_PRECISION,

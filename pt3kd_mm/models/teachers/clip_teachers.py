@@ -381,6 +381,8 @@ class CLIPTextTeacher(_OpenCLIPTeacher):
     See :class:`_OpenCLIPTeacher` for the arguments. Only the text tower is kept.
     """
 
+    takes_texts = True
+
     def take_tower(self, clip: nn.Module) -> nn.Module:
         clip.visual = None
         # the contrastive temperature is no part of the text features

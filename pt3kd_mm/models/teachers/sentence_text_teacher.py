@@ -110,6 +110,7 @@ class SentenceTextTeacher(FrozenTeacher):
     """
 
     how_to_get = _HOW_TO_GET_MINILM
+    takes_texts = True
 
     def __init__(self, checkpoint: str, max_seq_length: Union[int, None] = None,
                  precision: str = ENCODER_PRECISION, fp32_modules: Sequence[str] = ()) -> None:
