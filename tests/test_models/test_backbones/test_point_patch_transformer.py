@@ -52,6 +52,28 @@ def test_position_added_before_every_block():
     torch.testing.assert_close(seen[1], after_first + pos)
 
 
+def test_cls_token_goes_first_with_its_own_position():
+    """With the CLS token, the first block's input is [cls_token + cls_pos, visible tokens +
+    pos(their centres)], by hand from the parameters. Guards against the CLS token appended
+    last, given a patch's position (or none), or the positions shifted by one."""
+    model = build(with_cls_token=True, depth=2)
+    assert not torch.allclose(model.cls_token, model.cls_pos)
+    seen = []
+    model.transformer.blocks[0].register_forward_pre_hook(lambda m, args: seen.append(args[0]))
+    neigh, centers, _, _ = model.group(torch.rand(2, 100, 3))
+    mask = torch.zeros(2, 16, dtype=torch.bool)
+    mask[0, :10], mask[1, 6:] = True, True  # other visible groups in each cloud
+    with torch.no_grad():
+        out = model.forward_visible(neigh, centers, mask)
+        expected = []
+        for b in range(2):
+            vis = (~mask[b]).nonzero().flatten()
+            patches = model.patch_embed(neigh[b, vis]) + model.pos_embed(centers[b, vis])
+            expected.append(torch.cat([model.cls_token[0] + model.cls_pos[0], patches]))
+    assert out.shape == (2, 7, 32)
+    torch.testing.assert_close(seen[0], torch.stack(expected))
+
+
 def test_forward_visible_embeds_all_groups_by_default():
     """The reference runs the mini-PointNet over every group (its training-mode BatchNorm sees
     all of them) and drops the masked tokens; embed_all_groups=False embeds visible groups only.

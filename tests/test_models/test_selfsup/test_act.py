@@ -97,3 +97,53 @@ def test_teacher_bit_identical_after_a_step(act_cfg, mode):
     assert not any(k.startswith('teacher') for k in model.state_dict())
     params = {id(p) for g in optim.optimizer.param_groups for p in g['params']}
     assert not params & {id(p) for p in network.parameters()}
+
+
+def spy(owner, name, seen):
+    """Replace ``owner.name`` by a wrapper recording ``seen[name] = (args, result)``."""
+    original = getattr(owner, name)
+
+    def wrapper(*args):
+        seen[name] = (args, original(*args))
+        return seen[name][1]
+    setattr(owner, name, wrapper)
+
+
+def test_target_is_the_teachers_features_of_the_masked_groups_in_decoder_order(act_cfg):
+    """The target handed to the head is the stage-1 teacher's ``encode_groups`` features of the
+    student's own (re-centred) groups, taken at the masked groups in ascending order, the order
+    of the decoder's mask tokens (row j of both = masked group j). Guards against the visible
+    groups' features, another cloud's mask, absolute coordinates fed to the teacher and a
+    decoder whose masked rows are in another order."""
+    model = build(act_cfg, teacher_mode='eval').eval()
+    seen = {}
+    for owner, name in ((model.backbone, 'group'), (model, 'generate_mask'),
+                        (model, 'teacher_target'), (model.head, 'loss')):
+        spy(owner, name, seen)
+    block_in = []
+    model.neck.transformer.blocks[0].register_forward_pre_hook(
+        lambda m, args: block_in.append(args[0]))
+    torch.manual_seed(0)
+    points = torch.rand(2, 128, 3)
+    with torch.no_grad():
+        model(dict(points=points), mode='loss')
+    _, (_, centers, group_idx, center_idx) = seen['group']
+    _, mask = seen['generate_mask']
+    (teacher_groups, teacher_centers), features = seen['teacher_target']
+    # the teacher reads the student's re-centred groups
+    torch.testing.assert_close(teacher_groups, torch.stack(
+        [points[b, group_idx[b]] - points[b, center_idx[b]].unsqueeze(1) for b in range(2)]))
+    assert teacher_centers is centers
+    num_masked = int(0.8 * 16)
+    assert features.shape[:2] == (2, 16) and (mask.sum(1) == num_masked).all()
+    assert not torch.equal(mask[0], mask[1])
+    (_, target), _ = seen['loss']
+    first_block_in = block_in[0]
+    assert target.shape == (2, num_masked, features.shape[-1])
+    for b in range(2):
+        hidden = mask[b].nonzero().flatten()
+        torch.testing.assert_close(target[b], features[b, hidden])
+        # decoder row j (of the masked part) = mask token + position of masked group j
+        with torch.no_grad():
+            expect = model.neck.mask_token[0] + model.neck.pos_embed(centers[b, hidden])
+        torch.testing.assert_close(first_block_in[b, -num_masked:], expect)

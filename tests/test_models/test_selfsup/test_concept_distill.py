@@ -514,3 +514,62 @@ def test_full_size_configs_build(name, update, head_out):
         assert model.backbone.out_indices == tuple(range(12))
         assert model.head.mlp[0].in_features == 32 * 384
     assert (model.rec_neck is not None) == (name == 'distill_rec')
+
+
+# ---------------------------------------------------------------------- pins (issue #21)
+@pytest.mark.parametrize('masked', [False, True])
+def test_cross_attention_keys_carry_the_centre_positions_per_layer(masked):
+    """Inside every cross-attention call l: keys = layer l's tokens + the encoder's centre
+    position MLP of the same groups (row for row), values = layer l's tokens without
+    positions. Guards against a key position that is dropped, added to the values, or taken
+    from other centres (all groups, or another order) than the tokens'."""
+    kw = dict(reconstruction=REC, mask_ratio=0.6) if masked else {}
+    model = build(**kw).eval()
+    seen = []
+    model.neck.layer.cross_attn.attn.register_forward_pre_hook(
+        lambda m, a, kwargs: seen.append((kwargs['key'], kwargs['value'])), with_kwargs=True)
+    masks = []
+    generate = model.generate_mask
+    model.generate_mask = lambda centers: masks.append(generate(centers)) or masks[-1]
+    points = torch.rand(2, N, 3)
+    samples, _ = cached_samples(2)
+    with pytest.warns(UserWarning), torch.no_grad():
+        model(dict(points=points), samples, mode='loss')
+        neigh, centers, _, _ = model.backbone.group(points)
+        mask = masks[0] if masked else torch.zeros(2, G, dtype=torch.bool)
+        _, layer_tokens = model.backbone.encode(
+            *model.backbone.embed_visible(neigh, centers, mask))
+        pos = torch.stack([model.backbone.pos_embed(centers[b, ~mask[b]]) for b in range(2)])
+    assert len(seen) == len(layer_tokens) == 2
+    for (key, value), tokens in zip(seen, layer_tokens):
+        # nn.MultiheadAttention's inputs are (L, B, C)
+        torch.testing.assert_close(key.transpose(0, 1), tokens + pos)
+        torch.testing.assert_close(value.transpose(0, 1), tokens)
+
+
+@pytest.mark.parametrize('source', ['cache', 'teacher'])
+def test_clipcap_sized_prefix_target_is_row_major(tmp_path, source):
+    """A ClipCap prefix target (10, 768) reaches the loss as the teacher gives it, or, from a
+    cache's flat row, as row.reshape(10, 768): element (t, d) = row[768 t + d]. Guards against a
+    transposed reshape ((768, 10).T) of the flat cached row or of the teacher's output."""
+    shape = (10, 768)
+    head = dict(type='PrefixAlignHead', target_shape=shape, hidden_dims=8)
+    if source == 'cache':
+        model = build(head=head)
+        samples, rows = cached_samples(2, shape=shape, flat=(0, 1))
+        flat = rows.flatten(1)
+        calls = capture_loss_inputs(model.head.loss_module)
+        with pytest.warns(UserWarning):
+            model(dict(points=torch.rand(2, N, 3)), samples, mode='loss')
+    else:
+        model = build(head=head, img_teacher=teacher_cfg(tmp_path, out_shape=shape))
+        images = torch.rand(2, 3, 224, 224) * 255
+        calls = capture_loss_inputs(model.head.loss_module)
+        model(dict(points=torch.rand(2, N, 3), img=images), [Det3DDataSample()] * 2,
+              mode='loss')
+        # the stand-in teacher's flat output (2, 7680), before its row-major reshape
+        flat = model.teachers['img'].network(F.adaptive_avg_pool2d(images / 255, 2).flatten(1))
+    target = calls[0][0][1]
+    assert target.shape == (2, *shape)
+    torch.testing.assert_close(target, flat.reshape(2, *shape))
+    assert target[1, 1, 0] == flat[1, 768] and target[1, 0, 1] == flat[1, 1]
