@@ -439,6 +439,8 @@ def cmd_svm(args) -> None:
     s = _load_settings(args.settings)
     names, folds = _labelled(s)
     feats, labels = _encode(s, args.method, args.seed, args.ckpt)
+    os.makedirs(args.out, exist_ok=True)  # kept, so another probe needs no re-encoding
+    np.savez_compressed(osp.join(args.out, 'features.npz'), features=feats, labels=labels)
     pred = kfold_svm_predictions(feats, labels, folds, C=s['svm_C'])
     _write(args.out, dict(names=names, labels=labels.tolist(), pred=pred.tolist(),
                           accuracy=float((pred == labels).mean() * 100)))
