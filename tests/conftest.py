@@ -22,3 +22,13 @@ def modelnet_root(tmp_path_factory):
     root = str(tmp_path_factory.mktemp('demo_modelnet') / 'modelnet40_normal_resampled')
     create_modelnet40_demo(root, per_class_train=3, per_class_test=2, num_points=1100, seed=0)
     return root
+
+
+@pytest.fixture
+def chromium():
+    """Debian's headless chromium (its path), or the test is skipped with the named reason."""
+    from pt3kd_mm.testing.browser import CHROMIUM_MISSING, chromium_binary
+    path = chromium_binary()
+    if path is None:
+        pytest.skip(CHROMIUM_MISSING)
+    return path

@@ -41,6 +41,8 @@ FORBIDDEN = {
     'utils': {'models', 'datasets', 'evaluation', 'engine'},
     'datasets': {'models', 'evaluation', 'engine'},
     'models': {'datasets', 'evaluation', 'engine'},
+    # pure rendering on numpy arrays; tools/visualize.py runs the models
+    'visualization': {'models', 'datasets', 'evaluation', 'engine'},
 }
 
 

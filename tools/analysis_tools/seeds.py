@@ -82,6 +82,19 @@ def run_training(cmd: List[str]) -> None:
         raise RuntimeError(f'training exited with {proc.returncode}: {" ".join(cmd)}')
 
 
+def run_dirs(work_dir: str) -> List[str]:
+    """The mmengine run folders (``<work_dir>/<YYYYmmdd_HHMMSS>/``) of ``work_dir``, oldest
+    first."""
+    return sorted(d for d in glob.glob(osp.join(work_dir, '*'))
+                  if osp.isdir(d) and re.fullmatch(r'\d{8}_\d{6}', osp.basename(d)))
+
+
+def read_scalars(path: str) -> List[dict]:
+    """The records of a ``vis_data/scalars.json`` (one JSON object a line), in file order."""
+    with open(path) as f:
+        return [json.loads(ln) for ln in f if ln.strip()]
+
+
 def logged_records(work_dir: str) -> List[Tuple[str, dict]]:
     """(file, record) of every logged scalar line / test dump in ``work_dir``'s runs, oldest
     run first, in file order."""
@@ -89,14 +102,11 @@ def logged_records(work_dir: str) -> List[Tuple[str, dict]]:
         raise FileNotFoundError(f'work dir {work_dir} does not exist: train that seed first '
                                 f'(run without --collect) or point --work-dir-root at the '
                                 f'parent of the seed_<s> folders')
-    runs = sorted(d for d in glob.glob(osp.join(work_dir, '*'))
-                  if osp.isdir(d) and re.fullmatch(r'\d{8}_\d{6}', osp.basename(d)))
     records = []
-    for run in runs:
+    for run in run_dirs(work_dir):
         scalars = osp.join(run, 'vis_data', 'scalars.json')
         if osp.isfile(scalars):
-            with open(scalars) as f:
-                records += [(scalars, json.loads(ln)) for ln in f if ln.strip()]
+            records += [(scalars, rec) for rec in read_scalars(scalars)]
         dump = osp.join(run, osp.basename(run) + '.json')
         if osp.isfile(dump):
             with open(dump) as f:
