@@ -79,8 +79,12 @@ def test_holm_and_summarise_by_hand():
     assert analysis.summarise([5.0]) == (5.0, 0.0)
 
 
-def test_generated_configs_share_one_budget():
-    s = dict(run.SETTINGS, seeds=[0])
+def test_generated_configs_share_one_budget(tmp_path):
+    split = tmp_path / 'ShapeNet-55'
+    split.mkdir()
+    (split / 'pretrain.txt').write_text(''.join(f'90000001-m{i}.npy\n' for i in range(100)))
+    (split / 'labelled.txt').write_text(''.join(f'9000000{i % 3}-m{i}.npy\n' for i in range(9)))
+    s = dict(run.SETTINGS, seeds=[0], data_root=str(tmp_path))
     size = dict(embed_dims=s['embed_dims'], depth=s['depth'], num_groups=s['num_groups'],
                 group_size=s['group_size'])
     for method in ('point_mae', 'act', 'recon'):
@@ -101,6 +105,12 @@ def test_generated_configs_share_one_budget():
     assert stage1.train_cfg.max_epochs == s['act_stage1_epochs']
     assert not any(p['type'] == 'RandomScaleTranslate'
                    for p in stage1.train_dataloader.dataset.pipeline)
+    # the Gumbel / KL schedules span this run's iterations (100 clouds // batch 32 per epoch)
+    iters = s['act_stage1_epochs'] * (100 // s['batch_size'])
+    tau, kl = stage1.custom_hooks
+    assert (tau.attr, tau.num_iters) == ('gumbel_tau', iters)
+    assert (kl.attr, kl.begin_iter, kl.num_iters) == ('kl_weight', iters // 10,
+                                                        iters - iters // 10)
     recon = run.pretrain_config('recon', 0, s, '/tmp/w')
     assert recon.model.img_teacher.type == 'DINOv2ImageTeacher'
     assert recon.model.text_teacher.type == 'SentenceTextTeacher'
@@ -109,6 +119,7 @@ def test_generated_configs_share_one_budget():
         ckpt = None if method == 'scratch' else 'pre.pth'
         ft = run.finetune_config(method, 1, s, '/tmp/w', ckpt)
         assert ft.train_cfg.max_epochs == s['finetune_epochs']
+        assert ft.model.head.num_classes == 3  # the synsets of labelled.txt
         assert ft.optim_wrapper.optimizer.lr == s['finetune_lr']
         assert 'custom_keys' not in ft.optim_wrapper.paramwise_cfg
         assert ft.train_dataloader.dataset.ann_file == 'ShapeNet-55/train.txt'
