@@ -210,8 +210,9 @@ def finetune_config(method: str, seed: int, s: dict, work_dir: str,
     cfg = Config.fromfile(osp.join(ROOT, base))
     pack = dict(type='PackPointClsInputs')
     cfg.merge_from_dict(_schedule(s, s['finetune_epochs'], s['finetune_lr']))
-    cfg.optim_wrapper.paramwise_cfg.pop('custom_keys', None)  # one recipe for every method
-    cfg.paramwise_cfg = None
+    # one recipe for every method: without ReCon's 10x head learning rate (its 300-epoch
+    # recipe), keeping the schedule base's no-decay groups (tokens, norms, biases)
+    cfg.optim_wrapper.paramwise_cfg.get('custom_keys', {}).pop('head.', None)
     cfg.train_dataloader = _loader(
         s, dict(_data(s), ann_file='ShapeNet-55/train.txt',
                 pipeline=_point_pipeline(s, True, pack)), True)

@@ -121,7 +121,7 @@ def test_generated_configs_share_one_budget(tmp_path):
         assert ft.train_cfg.max_epochs == s['finetune_epochs']
         assert ft.model.head.num_classes == 3  # the synsets of labelled.txt
         assert ft.optim_wrapper.optimizer.lr == s['finetune_lr']
-        assert 'custom_keys' not in ft.optim_wrapper.paramwise_cfg
+        assert ft.optim_wrapper.paramwise_cfg.custom_keys == {'token': dict(decay_mult=0.0)}
         assert ft.train_dataloader.dataset.ann_file == 'ShapeNet-55/train.txt'
         assert ft.test_dataloader.dataset.ann_file == 'ShapeNet-55/test.txt'
         assert ft.model.backbone.init_cfg == (
