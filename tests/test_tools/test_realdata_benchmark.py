@@ -158,6 +158,9 @@ def test_report_pools_seeds_and_marks_significance(tmp_path):
     for seed in range(3):
         write(f'svm/scratch/seed{seed}', [i % 2 == 0 for i in range(60)])
         write(f'svm/point_mae/seed{seed}', [True] * 60)
+        (tmp_path / f'pretrain/point_mae/seed{seed}').mkdir(parents=True)
+        (tmp_path / f'pretrain/point_mae/seed{seed}/done.json').write_text(
+            json.dumps(dict(minutes=4.5)))
     write('geometric', [i % 3 != 0 for i in range(60)])
     table = run.report(s, str(tmp_path))
     mae = next(ln for ln in table.splitlines() if '| svm | point_mae |' in ln)
@@ -168,4 +171,6 @@ def test_report_pools_seeds_and_marks_significance(tmp_path):
     assert '50.0 +- 0.0' in scratch
     assert '| svm | geometric descriptor | 66.7 |' in table
     assert 'finetune' not in table.split('Step time')[0].replace('| protocol', '')
-    assert 'Step time, summed over steps: 10 min' in table
+    assert cells[7] == '4.5 + 1.5'  # minutes per seed: pre-training + the SVM step
+    assert scratch.split('|')[7].strip() == '0.0 + 1.5'
+    assert 'Step time, summed over the steps: 24 min' in table
