@@ -174,3 +174,40 @@ def test_report_pools_seeds_and_marks_significance(tmp_path):
     assert cells[7] == '4.5 + 1.5'  # minutes per seed: pre-training + the SVM step
     assert scratch.split('|')[7].strip() == '0.0 + 1.5'
     assert 'Step time, summed over the steps: 24 min' in table
+
+
+def test_finetune_probe_variants(tmp_path):
+    """The probe trains run.py's fine-tune model; 'frozen_eval' trains the head only and
+    'drop_path=R' sets every block's stochastic depth."""
+    import torch
+    from mmengine.registry import init_default_scope
+    init_default_scope('mmdet3d')
+    import finetune_probe
+    import pt3kd_mm  # noqa: F401
+    rng = np.random.default_rng(0)
+    (tmp_path / 'shapenet_pc').mkdir()
+    (tmp_path / 'ShapeNet-55').mkdir()
+    names = [f'9000000{1 + i % 2}-m{i}.npy' for i in range(32)]
+    for name in names:
+        np.save(tmp_path / 'shapenet_pc' / name, rng.normal(size=(600, 3)).astype(np.float32))
+    for split in ('train.txt', 'labelled.txt'):
+        (tmp_path / 'ShapeNet-55' / split).write_text(''.join(n + '\n' for n in names))
+    (tmp_path / 'shapenet55.json').write_text(json.dumps(
+        [dict(catalogue=90000001, describe='a'), dict(catalogue=90000002, describe='b')]))
+    s = dict(run.SETTINGS, data_root=str(tmp_path) + '/', depth=2, embed_dims=48, num_heads=2)
+    first, last, classes, model = finetune_probe.probe('point_mae', None, 'drop_path=0.0', 2, 0,
+                                                       settings=s)
+    assert classes == 2 and np.isfinite([first, last]).all()
+    assert all(getattr(m, 'drop_prob', 0) == 0 for m in model.modules())
+    recipe = finetune_probe.probe('point_mae', None, 'recipe', 1, 0, settings=s)[3]
+    assert max(getattr(m, 'drop_prob', 0) for m in recipe.modules()) > 0  # the control
+    frozen = finetune_probe.probe('point_mae', None, 'frozen_eval', 2, 0, settings=s)[3]
+    from mmdet3d.registry import MODELS
+    torch.manual_seed(0)  # as the probe builds it
+    fresh = MODELS.build(run.finetune_config('point_mae', 0, s, '/tmp', None).model)
+    fresh.init_weights()
+    for (name, p), p0 in zip(frozen.named_parameters(), fresh.parameters()):
+        assert torch.equal(p, p0) == name.startswith('backbone.'), name
+    assert not frozen.backbone.training
+    with pytest.raises(ValueError, match='unknown variant'):
+        finetune_probe.probe('point_mae', None, 'dropout', 2, 0, settings=s)
