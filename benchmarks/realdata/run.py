@@ -520,6 +520,7 @@ def report(s: dict, work: str) -> str:
             if all(runs):
                 rows[(protocol, method)] = runs
     geo = load('geometric')
+
     def minutes(name):
         path = osp.join(work, name, 'done.json')
         return json.load(open(path)).get('minutes', 0.0) if osp.isfile(path) else 0.0
