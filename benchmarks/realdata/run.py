@@ -528,24 +528,27 @@ def report(s: dict, work: str) -> str:
     header = ('| protocol | method | mean +- std (%) | per seed (%) | p vs scratch (Holm) | '
               'p vs geometric (Holm) | minutes per seed (pre-training + protocol) |')
     lines += [header, '| --- | --- | --- | --- | --- | --- | --- |']
+    def correct(runs):
+        """Each item's correctness averaged over the seeds (the unit of the paired test)."""
+        return np.mean([np.array(r['pred']) == np.array(r['labels']) for r in runs], 0)
+
     for protocol in ('svm', 'finetune'):
         tests = {}
         for method in METHODS:
             runs = rows.get((protocol, method))
             if not runs:
                 continue
-            correct = np.mean([np.array(r['pred']) == np.array(r['labels']) for r in runs], 0)
+            mine = correct(runs)
             for ref in ('scratch', 'geometric'):
                 if ref == method:
                     continue
                 if ref == 'scratch' and (protocol, 'scratch') in rows:
-                    other = np.mean([np.array(r['pred']) == np.array(r['labels'])
-                                     for r in rows[(protocol, 'scratch')]], 0)
+                    other = correct(rows[(protocol, 'scratch')])
                 elif ref == 'geometric' and protocol == 'svm' and geo:
                     other = (np.array(geo['pred']) == np.array(geo['labels'])).astype(float)
                 else:
                     continue
-                tests[(method, ref)] = paired_permutation_test(correct, other, seed=0)
+                tests[(method, ref)] = paired_permutation_test(mine, other, seed=0)
         adjusted = dict(zip(tests, holm(list(tests.values()))))
         for method in METHODS:
             runs = rows.get((protocol, method))
@@ -567,6 +570,24 @@ def report(s: dict, work: str) -> str:
     if geo:
         lines.append(f'| svm | geometric descriptor | {geo["accuracy"]:.1f} | (deterministic) '
                      f'| | | 0 + {minutes("geometric"):.1f} |')
+    # Between the pre-trainings: every pair within a protocol, its own Holm family.
+    pairs = []
+    for protocol in ('svm', 'finetune'):
+        done = [m for m in METHODS if m != 'scratch' and (protocol, m) in rows]
+        tests = {}
+        for i, a in enumerate(done):
+            for b in done[i + 1:]:
+                tests[(a, b)] = paired_permutation_test(
+                    correct(rows[(protocol, a)]), correct(rows[(protocol, b)]), seed=0)
+        for (a, b), p in zip(tests, holm(list(tests.values()))):
+            diff = (np.mean([r['accuracy'] for r in rows[(protocol, a)]]) -
+                    np.mean([r['accuracy'] for r in rows[(protocol, b)]]))
+            pairs.append(f'| {protocol} | {a} - {b} | {diff:+.1f} | {p:.3g}' +
+                         (' * |' if p < 0.05 else ' |'))
+    if pairs:
+        lines += ['', 'Between the pre-trainings (Holm over the pairs of a protocol):', '',
+                  '| protocol | pair | difference (points) | p (Holm) |',
+                  '| --- | --- | --- | --- |'] + pairs
     shared = [(name, minutes(name)) for name in ('act_stage1', 'cache_img', 'cache_text')
               if osp.isfile(osp.join(work, name, 'done.json'))]
     if shared:

@@ -158,6 +158,7 @@ def test_report_pools_seeds_and_marks_significance(tmp_path):
     for seed in range(3):
         write(f'svm/scratch/seed{seed}', [i % 2 == 0 for i in range(60)])
         write(f'svm/point_mae/seed{seed}', [True] * 60)
+        write(f'svm/recon/seed{seed}', [i % 4 != 0 for i in range(60)])
         (tmp_path / f'pretrain/point_mae/seed{seed}').mkdir(parents=True)
         (tmp_path / f'pretrain/point_mae/seed{seed}/done.json').write_text(
             json.dumps(dict(minutes=4.5)))
@@ -173,7 +174,15 @@ def test_report_pools_seeds_and_marks_significance(tmp_path):
     assert 'finetune' not in table.split('Step time')[0].replace('| protocol', '')
     assert cells[7] == '4.5 + 1.5'  # minutes per seed: pre-training + the SVM step
     assert scratch.split('|')[7].strip() == '0.0 + 1.5'
-    assert 'Step time, summed over the steps: 24 min' in table
+    assert 'Step time, summed over the steps: 28 min' in table  # 3 x (4.5 + 3 x 1.5) + 1.5 = 28.5
+    # Between the pre-trainings: point_mae is right on the 15 items recon misses, and the
+    # only pair is its own Holm family: the exact two-sided sign-flip p is 2 / 2**15, so the
+    # sampled p (20000 flips) sits at its floor, far below 0.001.
+    pair = next(ln for ln in table.splitlines() if '| svm | point_mae - recon |' in ln)
+    cells = [c.strip() for c in pair.split('|')]
+    assert cells[3] == '+25.0'
+    assert cells[4].endswith('*') and float(cells[4][:-1]) < 0.001
+    assert '| finetune |' not in table.split('Between the pre-trainings')[1]
 
 
 def test_finetune_probe_variants(tmp_path):
