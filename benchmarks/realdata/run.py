@@ -528,6 +528,7 @@ def report(s: dict, work: str) -> str:
     header = ('| protocol | method | mean +- std (%) | per seed (%) | p vs scratch (Holm) | '
               'p vs geometric (Holm) | minutes per seed (pre-training + protocol) |')
     lines += [header, '| --- | --- | --- | --- | --- | --- | --- |']
+
     def correct(runs):
         """Each item's correctness averaged over the seeds (the unit of the paired test)."""
         return np.mean([np.array(r['pred']) == np.array(r['labels']) for r in runs], 0)
