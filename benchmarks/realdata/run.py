@@ -595,12 +595,12 @@ def report(s: dict, work: str) -> str:
         lines.append('')
         lines.append('Shared steps, run once: ' + ', '.join(
             f'{name} {m:.1f} min' for name, m in shared) + '.')
-    minutes = 0.0
+    total = 0.0
     for dirpath, _, files in os.walk(work):
         if 'done.json' in files:
-            minutes += json.load(open(osp.join(dirpath, 'done.json'))).get('minutes', 0.0)
+            total += json.load(open(osp.join(dirpath, 'done.json'))).get('minutes', 0.0)
     lines.append('')
-    lines.append(f'Step time, summed over the steps: {minutes:.0f} min.')
+    lines.append(f'Step time, summed over the steps: {total:.0f} min.')
     return '\n'.join(lines)
 
 
